@@ -1,0 +1,117 @@
+/**
+ * Address arithmetic on the whole 52 bits that kdma's addresses use.
+ *
+ * JavaScript's `&`, `|`, `>>` and `~` truncate to 32 bits, which silently corrupts any physical
+ * address above 4 GiB and every kernel virtual address. Every address computation in kdma goes
+ * through these helpers instead.
+ */
+
+/** Addresses (physical, bus, kernel and user virtual) are integers below 2^52. */
+export const ADDRESS_BITS = 52;
+export const ADDRESS_LIMIT = 2 ** ADDRESS_BITS;
+
+const TWO_32 = 2 ** 32;
+
+/** `(1 << bits) - 1` for any width; more than 52 bits means "every address" (MAX_SAFE_INTEGER). */
+export function bitMask(bits: number): number {
+  checkInteger(bits, 'bits', 0, 64);
+  return bits > ADDRESS_BITS ? Number.MAX_SAFE_INTEGER : 2 ** bits - 1;
+}
+
+/** True for 1, 2, 4, 8, … (kernel `is_power_of_2`). */
+export function isPowerOfTwo(value: number): boolean {
+  return Number.isSafeInteger(value) && value > 0 && 2 ** Math.round(Math.log2(value)) === value;
+}
+
+/** Floor of log2 (kernel `ilog2`); `value` must be a positive integer. */
+export function ilog2(value: number): number {
+  let log = Math.floor(Math.log2(value));
+  // Math.log2 may round up just below a power of two; correct it exactly.
+  if (2 ** log > value) log -= 1;
+  else if (2 ** (log + 1) <= value) log += 1;
+  return log;
+}
+
+/** The page order whose block holds `size` bytes (kernel `get_order`). */
+export function getOrder(size: number, pageSize: number): number {
+  const pages = Math.ceil(size / pageSize);
+  return pages <= 1 ? 0 : ilog2(pages - 1) + 1;
+}
+
+/** Rounds `value` up to a multiple of `alignment` (a power of two; kernel `ALIGN`). */
+export function alignUp(value: number, alignment: number): number {
+  return Math.ceil(value / alignment) * alignment;
+}
+
+/** Rounds `value` down to a multiple of `alignment` (kernel `ALIGN_DOWN`). */
+export function alignDown(value: number, alignment: number): number {
+  return Math.floor(value / alignment) * alignment;
+}
+
+/** `IS_ALIGNED(value, alignment)`. */
+export function isAligned(value: number, alignment: number): boolean {
+  return value % alignment === 0;
+}
+
+/** The low `bits` bits of `value` (`value & ((1 << bits) - 1)` without truncation). */
+export function lowBits(value: number, bits: number): number {
+  return value % 2 ** bits;
+}
+
+/** `a & b` on 52-bit values. */
+export function addrAnd(a: number, b: number): number {
+  const hi = (Math.floor(a / TWO_32) & Math.floor(b / TWO_32)) >>> 0;
+  const lo = ((a % TWO_32) & (b % TWO_32)) >>> 0;
+  return hi * TWO_32 + lo;
+}
+
+/** `a | b` on 52-bit values. */
+export function addrOr(a: number, b: number): number {
+  const hi = (Math.floor(a / TWO_32) | Math.floor(b / TWO_32)) >>> 0;
+  const lo = ((a % TWO_32) | (b % TWO_32)) >>> 0;
+  return hi * TWO_32 + lo;
+}
+
+/** `a & ~b` on 52-bit values: clears the bits of `b` in `a`. */
+export function addrAndNot(a: number, b: number): number {
+  const hi = (Math.floor(a / TWO_32) & ~Math.floor(b / TWO_32)) >>> 0;
+  const lo = ((a % TWO_32) & ~(b % TWO_32)) >>> 0;
+  return hi * TWO_32 + lo;
+}
+
+/** Throws unless `value` is an integer in [min, max]; the message names the argument. */
+export function checkInteger(value: unknown, name: string, min = 0, max = Number.MAX_SAFE_INTEGER): asserts value is number {
+  if (typeof value !== 'number') throw new TypeError(`${name} must be a number, got ${describe(value)}`);
+  if (!Number.isInteger(value)) throw new RangeError(`${name} must be an integer, got ${value}`);
+  if (value < min || value > max) throw new RangeError(`${name} must be in [${min}, ${max}], got ${value}`);
+}
+
+/** Throws unless `value` is an address: an integer in [0, 2^52). */
+export function checkAddress(value: unknown, name: string): asserts value is number {
+  checkInteger(value, name, 0, ADDRESS_LIMIT - 1);
+}
+
+/** Throws unless `value` is a byte count: an integer in [min, 2^52] (`min` defaults to 1). */
+export function checkSize(value: unknown, name: string, min = 1): asserts value is number {
+  checkInteger(value, name, min, ADDRESS_LIMIT);
+}
+
+/** Throws unless `[start, start + size)` lies below 2^52. */
+export function checkRange(start: number, size: number, name: string): void {
+  if (start + size > ADDRESS_LIMIT) {
+    throw new RangeError(`${name} [0x${start.toString(16)}, +0x${size.toString(16)}) passes the 52-bit address space`);
+  }
+}
+
+/** A short description of a bad argument for error messages. */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'string') return `"${value}"`;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return `${typeof value} ${String(value)}`;
+  return typeof value;
+}
+
+/** `0x…` for messages, as the kernel prints addresses. */
+export function hex(value: number): string {
+  return `0x${value.toString(16)}`;
+}
