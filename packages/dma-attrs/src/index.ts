@@ -1,1 +1,37 @@
-export {};
+export {
+  DMA_ATTR_WRITE_BARRIER,
+  DMA_ATTR_WEAK_ORDERING,
+  DMA_ATTR_WRITE_COMBINE,
+  DMA_ATTR_NON_CONSISTENT,
+  DMA_ATTR_NO_KERNEL_MAPPING,
+  DMA_ATTR_SKIP_CPU_SYNC,
+  DMA_ATTR_FORCE_CONTIGUOUS,
+  DMA_ATTR_ALLOC_SINGLE_PAGES,
+  DMA_ATTR_NO_WARN,
+  DMA_ATTR_PRIVILEGED,
+  DMA_ATTR_MMIO,
+  DMA_ATTR_DEBUGGING_IGNORE_CACHELINES,
+  DMA_ATTR_REQUIRE_COHERENT,
+  DMA_ATTR_NAMES,
+  DMA_ATTR_KNOWN_MASK,
+  DmaAttrs,
+  defineDmaAttrs,
+  initDmaAttrs,
+  dmaSetAttr,
+  dmaGetAttr,
+  normalizeDmaAttrs,
+  dmaAttrsToString,
+} from './dma-attrs.js';
+export type { DmaAttrsInput } from './dma-attrs.js';
+export {
+  DMA_BIDIRECTIONAL,
+  DMA_TO_DEVICE,
+  DMA_FROM_DEVICE,
+  DMA_NONE,
+  DMA_DIRECTION_NAMES,
+  validDmaDirection,
+  checkDmaDirection,
+  checkValidDmaDirection,
+  dmaDirectionName,
+} from './dma-direction.js';
+export type { DmaDataDirection, ValidDmaDirection } from './dma-direction.js';

@@ -1,3 +1,4 @@
+import { describe, expect, it } from '@jest/globals';
 import { checkLayering, layerOf } from './check-layering.js';
 
 const folders = new Map([

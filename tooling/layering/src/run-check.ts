@@ -16,7 +16,7 @@ function* walk(dir: string): Generator<string> {
 
 const toPosix = (path: string) => path.split(sep).join('/');
 const packages = workspacePackages(root);
-const folders = new Map(packages.map((pkg) => [pkg.manifest.name as string, toPosix(relative(root, pkg.dir))]));
+const folders = new Map<string, string>(packages.map((pkg) => [pkg.manifest.name, toPosix(relative(root, pkg.dir))]));
 const files: SourceFile[] = [];
 for (const pkg of packages) {
   const folder = toPosix(relative(root, pkg.dir));
