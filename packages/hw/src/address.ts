@@ -115,3 +115,20 @@ export function describe(value: unknown): string {
 export function hex(value: number): string {
   return `0x${value.toString(16)}`;
 }
+
+/** Throws unless `value` is a `Uint8Array`; the message names the argument. */
+export function checkBytes(value: unknown, name: string): asserts value is Uint8Array {
+  if (!(value instanceof Uint8Array)) throw new TypeError(`${name} must be a Uint8Array, got ${describe(value)}`);
+}
+
+/**
+ * Resolves the optional `offset`/`length` window of a byte array as the copy helpers take it
+ * (`offset` defaults to 0, `length` to the rest of the array) and returns `length`; throws a
+ * RangeError naming `offset` or `length` when the window leaves the array.
+ */
+export function checkWindow(array: Uint8Array, offset: unknown, length: unknown): number {
+  checkInteger(offset, 'offset', 0, array.length);
+  if (length === undefined) return array.length - offset;
+  checkInteger(length, 'length', 0, array.length - offset);
+  return length;
+}

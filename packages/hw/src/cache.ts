@@ -1,0 +1,547 @@
+/**
+ * The CPU data cache of a non-coherent machine: physically indexed, write-back, write-allocate,
+ * shared by all CPUs, invisible to devices that do not snoop. It is what makes the kernel's cache
+ * maintenance (`dmac_clean_range`, `dmac_inv_range`, `dmac_flush_range`, `arch_sync_dma_for_*`)
+ * necessary: a missing clean lets a device read old bytes, a missing invalidate lets the CPU read
+ * old bytes, and an invalidate of a line shared by two buffers throws away the other's data.
+ *
+ * The model is a sparse shadow copy of RAM, chunked exactly as `PhysicalMemory` is (by RAM offset),
+ * holding the cached data, plus one state byte per line (invalid, clean, dirty). Runs of lines move
+ * with one copy each; nothing is allocated per line. With a capacity, valid lines also own a slot
+ * in typed arrays (an LRU list, or a dense set for seeded-random replacement).
+ */
+
+import { checkAddress, checkInteger, checkSize, describe, isPowerOfTwo } from './address.js';
+import type { HwCounters } from './counters.js';
+import type { PhysicalMemory } from './physical-memory.js';
+import type { Prng } from './prng.js';
+
+/** Replacement policy when the cache is full. */
+export type CacheEviction = 'lru' | 'random';
+
+export type CacheLineState = 'invalid' | 'clean' | 'dirty';
+
+export interface CacheOptions {
+  /** Bytes per line: a power of two in [16, 256] (the arch's `L1_CACHE_BYTES`). */
+  readonly lineSize: number;
+  /** Lines the cache holds; 0 or absent: unlimited (nothing is ever evicted). */
+  readonly capacity?: number;
+  /** Default 'lru'. */
+  readonly eviction?: CacheEviction;
+  /** Probability in [0, 1] that a normal CPU access speculatively fills the lines after it. */
+  readonly prefetch?: number;
+  /** Lines a prefetch fills (default 4). */
+  readonly prefetchLines?: number;
+}
+
+const INVALID = 0;
+const CLEAN = 1;
+const DIRTY = 2;
+const STATE_NAMES: readonly CacheLineState[] = ['invalid', 'clean', 'dirty'];
+
+/** Checks cache options (messages name `cacheLineSize` and `cache.*`) and fills in the defaults. */
+export function checkCacheOptions(options: CacheOptions): Required<CacheOptions> {
+  const { lineSize } = options;
+  checkInteger(lineSize, 'cacheLineSize', 16, 256);
+  if (!isPowerOfTwo(lineSize)) throw new RangeError(`cacheLineSize must be a power of two, got ${lineSize}`);
+  const capacity = options.capacity ?? 0;
+  checkInteger(capacity, 'cache.capacity');
+  const eviction = options.eviction ?? 'lru';
+  if (eviction !== 'lru' && eviction !== 'random') throw new RangeError(`cache.eviction must be 'lru' or 'random', got ${describe(eviction)}`);
+  const prefetch = options.prefetch ?? 0;
+  if (typeof prefetch !== 'number') throw new TypeError(`cache.prefetch must be a number, got ${describe(prefetch)}`);
+  if (!(prefetch >= 0 && prefetch <= 1)) throw new RangeError(`cache.prefetch must be a probability in [0, 1], got ${prefetch}`);
+  const prefetchLines = options.prefetchLines ?? 4;
+  checkInteger(prefetchLines, 'cache.prefetchLines', 1, 1024);
+  return { lineSize, capacity, eviction, prefetch, prefetchLines };
+}
+
+export class Cache {
+  readonly lineSize: number;
+  /** Lines it holds; 0 = unlimited. */
+  readonly capacity: number;
+  readonly eviction: CacheEviction;
+  readonly prefetch: number;
+  readonly prefetchLines: number;
+
+  private readonly chunkSize: number;
+  private readonly linesPerChunk: number;
+  /** Per RAM chunk: cached bytes (meaningful where the line is valid) and line states. */
+  private readonly data: (Uint8Array | null)[];
+  private readonly state: (Uint8Array | null)[];
+  /** The same line states four at a time, to skip runs quickly. */
+  private readonly state32: (Uint32Array | null)[];
+  /** Per RAM chunk, with a capacity: the slot of each valid line, -1 for none. */
+  private readonly slotOf: (Int32Array | null)[];
+
+  // Capacity bookkeeping: slots 0..used-1 hold valid lines (global line numbers); LRU order is a
+  // doubly linked list through slotPrev/slotNext from head (most recent) to tail.
+  private slotLine = new Float64Array(0);
+  private slotPrev = new Int32Array(0);
+  private slotNext = new Int32Array(0);
+  private used = 0;
+  private head = -1;
+  private tail = -1;
+
+  constructor(
+    private readonly ram: PhysicalMemory,
+    options: CacheOptions,
+    private readonly random: Prng,
+    private readonly counters: HwCounters,
+  ) {
+    const { lineSize, capacity, eviction, prefetch, prefetchLines } = checkCacheOptions(options);
+    this.lineSize = lineSize;
+    this.capacity = capacity;
+    this.eviction = eviction;
+    this.prefetch = prefetch;
+    this.prefetchLines = prefetchLines;
+    this.chunkSize = ram.chunkSize;
+    this.linesPerChunk = ram.chunkSize / lineSize;
+    const chunks = Math.ceil(ram.totalBytes / ram.chunkSize);
+    this.data = new Array<Uint8Array | null>(chunks).fill(null);
+    this.state = new Array<Uint8Array | null>(chunks).fill(null);
+    this.state32 = new Array<Uint32Array | null>(chunks).fill(null);
+    this.slotOf = capacity > 0 ? new Array<Int32Array | null>(chunks).fill(null) : [];
+  }
+
+  // ---- Maintenance by physical range (what dmac_*_range and arch_sync_dma_* do); the same as
+  // Hardware.cacheClean/cacheInvalidate/cacheFlush, and counted the same way.
+
+  /** Writes the dirty lines of the range back to memory; they stay valid and become clean. */
+  clean(paddr: number, size: number): void {
+    const r = this.checkedOffset(paddr, size);
+    this.counters.cacheCleans++;
+    this.cleanAt(r, size);
+  }
+
+  /** Drops every line the range touches, whole lines even where partly covered: dirty data is lost. */
+  invalidate(paddr: number, size: number): void {
+    const r = this.checkedOffset(paddr, size);
+    this.counters.cacheInvalidates++;
+    this.invalidateAt(r, size);
+  }
+
+  /** Clean, then invalidate. */
+  flush(paddr: number, size: number): void {
+    const r = this.checkedOffset(paddr, size);
+    this.counters.cacheFlushes++;
+    this.flushAt(r, size);
+  }
+
+  /** The state of the line holding `paddr`. */
+  lineState(paddr: number): CacheLineState {
+    checkAddress(paddr, 'paddr');
+    const line = Math.floor(this.ram.ramOffset(paddr, 1) / this.lineSize);
+    const ci = Math.floor(line / this.linesPerChunk);
+    const st = this.state[ci];
+    return STATE_NAMES[st ? st[line - ci * this.linesPerChunk]! : INVALID]!;
+  }
+
+  /** Valid and dirty lines now in the cache (counts by scanning; for tests and reports). */
+  countLines(): { valid: number; dirty: number } {
+    let valid = 0;
+    let dirty = 0;
+    for (const st of this.state) {
+      if (st === null) continue;
+      for (let i = 0; i < st.length; i++) {
+        const s = st[i]!;
+        if (s !== INVALID) valid++;
+        if (s === DIRTY) dirty++;
+      }
+    }
+    return { valid, dirty };
+  }
+
+  // ---- RAM-offset interface used by the Hardware (arguments already checked).
+
+  /** A normal (cacheable) CPU read: fills invalid lines from memory, then copies out. */
+  readAt(r: number, target: Uint8Array, tOff: number, len: number): void {
+    if (len === 0) return;
+    const C = this.chunkSize;
+    const L = this.lineSize;
+    const lpc = this.linesPerChunk;
+    const end = r + len;
+    const lineA = Math.floor(r / L);
+    const lineB = Math.ceil(end / L);
+    const ciEnd = Math.floor((lineB - 1) / lpc);
+    for (let ci = Math.floor(lineA / lpc); ci <= ciEnd; ci++) {
+      const base = ci * C;
+      this.fillLines(ci, Math.max(lineA - ci * lpc, 0), Math.min(lineB - ci * lpc, lpc), true);
+      const a = Math.max(r - base, 0);
+      const b = Math.min(end - base, C);
+      const data = this.data[ci]!;
+      target.set(b - a === C ? data : data.subarray(a, b), tOff + (base + a - r));
+    }
+    this.afterAccess(lineB, end);
+  }
+
+  /**
+   * A normal CPU write (or memset when `src` is null): write-allocate, filling a partly written
+   * edge line from memory first, then the lines become dirty.
+   */
+  writeAt(r: number, src: Uint8Array | null, sOff: number, len: number, value: number): void {
+    if (len === 0) return;
+    const C = this.chunkSize;
+    const L = this.lineSize;
+    const lpc = this.linesPerChunk;
+    const end = r + len;
+    const lineA = Math.floor(r / L);
+    const lineB = Math.ceil(end / L);
+    const firstPartial = r % L !== 0;
+    const lastPartial = end % L !== 0;
+    if (firstPartial) this.fillLine(lineA);
+    if (lastPartial && !(firstPartial && lineB - 1 === lineA)) this.fillLine(lineB - 1);
+    const capped = this.capacity > 0;
+    const ciEnd = Math.floor((lineB - 1) / lpc);
+    for (let ci = Math.floor(lineA / lpc); ci <= ciEnd; ci++) {
+      const base = ci * C;
+      const st = this.state[ci] ?? this.allocateChunk(ci);
+      const data = this.data[ci]!;
+      const a = Math.max(r - base, 0);
+      const b = Math.min(end - base, C);
+      if (src === null) data.fill(value, a, b);
+      else {
+        const s = sOff + (base + a - r);
+        data.set(s === 0 && b - a === src.length ? src : src.subarray(s, s + (b - a)), a);
+      }
+      const la = Math.max(lineA - ci * lpc, 0);
+      const lb = Math.min(lineB - ci * lpc, lpc);
+      if (capped) this.claimLines(ci, la, lb);
+      st.fill(DIRTY, la, lb);
+    }
+    this.afterAccess(lineB, end);
+  }
+
+  /** Writes back the dirty lines that `[r, r + len)` touches (one copy per run); they become clean. */
+  cleanAt(r: number, len: number): void {
+    if (len === 0) return;
+    this.forLines(r, len, CLEAN);
+  }
+
+  /** Drops the lines that `[r, r + len)` touches, dirty or not. */
+  invalidateAt(r: number, len: number): void {
+    if (len === 0) return;
+    this.forLines(r, len, INVALID, false);
+  }
+
+  /** Writes back the dirty lines that `[r, r + len)` touches, then drops them all. */
+  flushAt(r: number, len: number): void {
+    if (len === 0) return;
+    this.forLines(r, len, INVALID);
+  }
+
+  /**
+   * A snooping (coherent) device read: `target` already holds memory; the dirty lines overlapping
+   * the range overlay it, as a snoop hit supplies the line from the cache.
+   */
+  snoopReadAt(r: number, target: Uint8Array, tOff: number, len: number): void {
+    if (len === 0) return;
+    const C = this.chunkSize;
+    const L = this.lineSize;
+    const lpc = this.linesPerChunk;
+    const end = r + len;
+    const lineA = Math.floor(r / L);
+    const lineB = Math.ceil(end / L);
+    const ciEnd = Math.floor((lineB - 1) / lpc);
+    for (let ci = Math.floor(lineA / lpc); ci <= ciEnd; ci++) {
+      const st = this.state[ci];
+      if (st === null || st === undefined) continue;
+      const st32 = this.state32[ci]!;
+      const data = this.data[ci]!;
+      const base = ci * C;
+      const lb = Math.min(lineB - ci * lpc, lpc);
+      for (let i = nextDirty(st, st32, Math.max(lineA - ci * lpc, 0), lb); i < lb; ) {
+        const j = runEnd(st, st32, i, lb, DIRTY);
+        const x = Math.max(i * L, r - base);
+        const y = Math.min(j * L, end - base);
+        target.set(data.subarray(x, y), tOff + (base + x - r));
+        i = nextDirty(st, st32, j, lb);
+      }
+    }
+  }
+
+  /**
+   * Before a snooping device writes `[r, r + len)`: dirty edge lines that the write only partly
+   * covers are written back (so no CPU data outside the write is lost), then every line the range
+   * touches is invalidated, so the CPU's next read sees the device's bytes.
+   */
+  snoopWriteAt(r: number, len: number): void {
+    if (len === 0) return;
+    const L = this.lineSize;
+    const end = r + len;
+    if (r % L !== 0) this.writeBackLine(Math.floor(r / L));
+    if (end % L !== 0) this.writeBackLine(Math.floor(end / L));
+    this.forLines(r, len, INVALID, false);
+  }
+
+  // ---- internals
+
+  private checkedOffset(paddr: number, size: number): number {
+    checkAddress(paddr, 'paddr');
+    checkSize(size, 'size', 0);
+    return this.ram.ramOffset(paddr, size);
+  }
+
+  private allocateChunk(ci: number): Uint8Array {
+    const st = new Uint8Array(this.linesPerChunk);
+    this.state[ci] = st;
+    this.state32[ci] = new Uint32Array(st.buffer);
+    this.data[ci] = new Uint8Array(this.chunkSize);
+    if (this.capacity > 0) this.slotOf[ci] = new Int32Array(this.linesPerChunk).fill(-1);
+    return st;
+  }
+
+  private fillLine(line: number): void {
+    const ci = Math.floor(line / this.linesPerChunk);
+    const li = line - ci * this.linesPerChunk;
+    this.fillLines(ci, li, li + 1, true);
+  }
+
+  /**
+   * Makes lines [la, lb) of chunk `ci` valid, filling each run of invalid lines from memory with one
+   * copy; `touch` marks the valid ones as recently used (a prefetch does not).
+   */
+  private fillLines(ci: number, la: number, lb: number, touch: boolean): void {
+    const st = this.state[ci] ?? this.allocateChunk(ci);
+    const data = this.data[ci]!;
+    const slots = this.capacity > 0 ? this.slotOf[ci]! : null;
+    const lineBase = ci * this.linesPerChunk;
+    if (slots !== null && touch && this.eviction === 'lru') {
+      // Every valid line in the range becomes most recently used: walk them one by one.
+      for (let i = la; i < lb; ) {
+        if (st[i] !== INVALID) {
+          this.touch(slots[i]!);
+          i++;
+          continue;
+        }
+        let j = i + 1;
+        while (j < lb && st[j] === INVALID) j++;
+        this.fillRun(ci, st, data, i, j);
+        for (; i < j; i++) this.allocSlot(lineBase + i, slots, i);
+      }
+      return;
+    }
+    const st32 = this.state32[ci]!;
+    for (let i = nextInvalid(st, st32, la, lb); i < lb; ) {
+      const j = runEnd(st, st32, i, lb, INVALID);
+      this.fillRun(ci, st, data, i, j);
+      if (slots !== null) for (let k = i; k < j; k++) this.allocSlot(lineBase + k, slots, k);
+      i = nextInvalid(st, st32, j, lb);
+    }
+  }
+
+  /** Fills invalid lines [i, j) of chunk `ci` from memory with one copy; they become clean. */
+  private fillRun(ci: number, st: Uint8Array, data: Uint8Array, i: number, j: number): void {
+    const L = this.lineSize;
+    this.ram.readAt(ci * this.chunkSize + i * L, data, i * L, (j - i) * L);
+    st.fill(CLEAN, i, j);
+    this.counters.linesFilled += j - i;
+  }
+
+  /** With a capacity: gives slots to the invalid lines in [la, lb) about to be written, touches the rest. */
+  private claimLines(ci: number, la: number, lb: number): void {
+    const st = this.state[ci]!;
+    const slots = this.slotOf[ci]!;
+    const lineBase = ci * this.linesPerChunk;
+    for (let i = la; i < lb; i++) {
+      if (st[i] === INVALID) this.allocSlot(lineBase + i, slots, i);
+      else this.touch(slots[i]!);
+    }
+  }
+
+  /**
+   * Walks the lines touched by `[r, r + len)`: with `writeBack`, runs of dirty lines go to memory
+   * with one copy each; then every line becomes `to` (CLEAN keeps invalid lines invalid).
+   */
+  private forLines(r: number, len: number, to: typeof CLEAN | typeof INVALID, writeBack = true): void {
+    const C = this.chunkSize;
+    const L = this.lineSize;
+    const lpc = this.linesPerChunk;
+    const lineA = Math.floor(r / L);
+    const lineB = Math.ceil((r + len) / L);
+    const ciEnd = Math.floor((lineB - 1) / lpc);
+    for (let ci = Math.floor(lineA / lpc); ci <= ciEnd; ci++) {
+      const st = this.state[ci];
+      if (st === null || st === undefined) continue;
+      const la = Math.max(lineA - ci * lpc, 0);
+      const lb = Math.min(lineB - ci * lpc, lpc);
+      if (writeBack) {
+        const data = this.data[ci]!;
+        const st32 = this.state32[ci]!;
+        for (let i = nextDirty(st, st32, la, lb); i < lb; ) {
+          const j = runEnd(st, st32, i, lb, DIRTY);
+          this.ram.writeAt(ci * C + i * L, data, i * L, (j - i) * L);
+          st.fill(CLEAN, i, j);
+          this.counters.linesWrittenBack += j - i;
+          i = nextDirty(st, st32, j, lb);
+        }
+      }
+      if (to === INVALID) {
+        if (this.capacity > 0) {
+          const slots = this.slotOf[ci]!;
+          for (let i = la; i < lb; i++) {
+            if (st[i] !== INVALID) {
+              this.freeSlot(slots[i]!);
+              slots[i] = -1;
+            }
+          }
+        }
+        st.fill(INVALID, la, lb);
+      }
+    }
+  }
+
+  private writeBackLine(line: number): void {
+    const ci = Math.floor(line / this.linesPerChunk);
+    const li = line - ci * this.linesPerChunk;
+    const st = this.state[ci];
+    if (st === null || st === undefined || st[li] !== DIRTY) return;
+    this.ram.writeAt(line * this.lineSize, this.data[ci]!, li * this.lineSize, this.lineSize);
+    st[li] = CLEAN;
+    this.counters.linesWrittenBack++;
+  }
+
+  /** After a normal access ending at line `lineB` (exclusive): maybe prefetch, then respect capacity. */
+  private afterAccess(lineB: number, end: number): void {
+    if (this.prefetch > 0 && this.random.float() < this.prefetch) {
+      const lpc = this.linesPerChunk;
+      // The prefetcher stays within physical RAM: it stops at the end of this stretch of memory.
+      const limit = Math.min(lineB + this.prefetchLines, this.ram.spanEnd(end - 1) / this.lineSize);
+      for (let line = lineB; line < limit; ) {
+        const ci = Math.floor(line / lpc);
+        const lb = Math.min(limit - ci * lpc, lpc);
+        this.fillLines(ci, line - ci * lpc, lb, false);
+        line = ci * lpc + lb;
+      }
+    }
+    if (this.capacity > 0) while (this.used > this.capacity) this.evictOne();
+  }
+
+  // ---- capacity: slots, LRU list, eviction
+
+  private allocSlot(line: number, slots: Int32Array, li: number): void {
+    if (this.used === this.slotLine.length) this.growSlots();
+    const s = this.used++;
+    this.slotLine[s] = line;
+    slots[li] = s;
+    if (this.eviction === 'lru') this.pushFront(s);
+  }
+
+  private growSlots(): void {
+    const n = Math.max(64, this.slotLine.length * 2);
+    const line = new Float64Array(n);
+    line.set(this.slotLine);
+    const prev = new Int32Array(n);
+    prev.set(this.slotPrev);
+    const next = new Int32Array(n);
+    next.set(this.slotNext);
+    this.slotLine = line;
+    this.slotPrev = prev;
+    this.slotNext = next;
+  }
+
+  private touch(s: number): void {
+    if (this.eviction !== 'lru' || this.head === s) return;
+    this.unlink(s);
+    this.pushFront(s);
+  }
+
+  private pushFront(s: number): void {
+    this.slotPrev[s] = -1;
+    this.slotNext[s] = this.head;
+    if (this.head >= 0) this.slotPrev[this.head] = s;
+    else this.tail = s;
+    this.head = s;
+  }
+
+  private unlink(s: number): void {
+    const p = this.slotPrev[s]!;
+    const n = this.slotNext[s]!;
+    if (p >= 0) this.slotNext[p] = n;
+    else this.head = n;
+    if (n >= 0) this.slotPrev[n] = p;
+    else this.tail = p;
+  }
+
+  /** Releases slot `s` (its line is no longer valid) by moving the last used slot into it. */
+  private freeSlot(s: number): void {
+    const lru = this.eviction === 'lru';
+    if (lru) this.unlink(s);
+    const last = --this.used;
+    if (s === last) return;
+    const line = this.slotLine[last]!;
+    this.slotLine[s] = line;
+    if (lru) {
+      const p = this.slotPrev[last]!;
+      const n = this.slotNext[last]!;
+      this.slotPrev[s] = p;
+      this.slotNext[s] = n;
+      if (p >= 0) this.slotNext[p] = s;
+      else this.head = s;
+      if (n >= 0) this.slotPrev[n] = s;
+      else this.tail = s;
+    }
+    const ci = Math.floor(line / this.linesPerChunk);
+    this.slotOf[ci]![line - ci * this.linesPerChunk] = s;
+  }
+
+  private evictOne(): void {
+    const s = this.eviction === 'lru' ? this.tail : this.random.int(this.used);
+    const line = this.slotLine[s]!;
+    const ci = Math.floor(line / this.linesPerChunk);
+    const li = line - ci * this.linesPerChunk;
+    const st = this.state[ci]!;
+    if (st[li] === DIRTY) {
+      this.ram.writeAt(line * this.lineSize, this.data[ci]!, li * this.lineSize, this.lineSize);
+      this.counters.linesWrittenBack++;
+    }
+    st[li] = INVALID;
+    this.slotOf[ci]![li] = -1;
+    this.freeSlot(s);
+    this.counters.linesEvicted++;
+  }
+}
+
+// Line-state scans. State arrays are viewed four lines at a time as 32-bit words (line indices are
+// small, so the bit operations below never see an address), which skips long runs quickly.
+
+const REPEAT = 0x01010101;
+
+/** First index in [i, end) whose state is not `value`, or `end`. */
+function runEnd(st: Uint8Array, st32: Uint32Array, i: number, end: number, value: number): number {
+  while (i < end && (i & 3) !== 0) {
+    if (st[i] !== value) return i;
+    i++;
+  }
+  const word = (value * REPEAT) >>> 0;
+  while (i + 4 <= end && st32[i >> 2] === word) i += 4;
+  while (i < end && st[i] === value) i++;
+  return i;
+}
+
+/** First index in [i, end) holding a dirty line, or `end` (DIRTY is the only state with bit 1). */
+function nextDirty(st: Uint8Array, st32: Uint32Array, i: number, end: number): number {
+  while (i < end && (i & 3) !== 0) {
+    if (st[i] === DIRTY) return i;
+    i++;
+  }
+  while (i + 4 <= end && (st32[i >> 2]! & 0x02020202) === 0) i += 4;
+  while (i < end && st[i] !== DIRTY) i++;
+  return i;
+}
+
+/** First index in [i, end) holding an invalid line, or `end`. */
+function nextInvalid(st: Uint8Array, st32: Uint32Array, i: number, end: number): number {
+  while (i < end && (i & 3) !== 0) {
+    if (st[i] === INVALID) return i;
+    i++;
+  }
+  // A word has a zero byte iff (w - 0x01010101) & ~w & 0x80808080 is not zero.
+  while (i + 4 <= end) {
+    const w = st32[i >> 2]!;
+    if (((w - REPEAT) & ~w & 0x80808080) !== 0) break;
+    i += 4;
+  }
+  while (i < end && st[i] !== INVALID) i++;
+  return i;
+}
