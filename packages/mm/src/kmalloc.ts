@@ -1,0 +1,203 @@
+/**
+ * kmalloc (mm/slab_common.c with SLUB's caches): power-of-two size classes from
+ * max(8, ARCH_KMALLOC_MINALIGN) bytes up to KMALLOC_MAX_CACHE_SIZE (two pages), objects carved in
+ * address order from slab pages; larger requests go straight to the page allocator
+ * (kmalloc_large). The minimum size class is the alignment: with x86's 8 two small objects share
+ * a cache line, with ARM's 64 or 128 (ARCH_DMA_MINALIGN) they never do, which is why DMA from
+ * kmalloc memory is safe on non-coherent ARM.
+ */
+import { checkInteger, checkSize, getOrder, hex, isPowerOfTwo } from '@kdma/hw';
+import { checkGfp, formatGfp, GFP_KERNEL, __GFP_DMA, __GFP_DMA32, __GFP_HIGHMEM, __GFP_ZERO } from './gfp.js';
+import type { PhysicalCpuAccess } from './hardware.js';
+import type { PageAllocator } from './page-alloc.js';
+import { PAGE_OFFSET } from './layout.js';
+
+/** ZERO_SIZE_PTR: what kmalloc(0) returns; kfree() ignores it and any access faults. */
+export const ZERO_SIZE_PTR = 16;
+
+/** One kmalloc cache as /proc/slabinfo shows it. */
+export interface SlabInfo {
+  readonly name: string;
+  readonly objectSize: number;
+  readonly activeObjects: number;
+  readonly objectsPerSlab: number;
+  readonly slabs: number;
+}
+
+interface KmemCache {
+  readonly name: string;
+  readonly size: number;
+  readonly slabOrder: number;
+  readonly objectsPerSlab: number;
+  readonly gfpZone: number;
+  /** Slabs with at least one free object, oldest first. */
+  readonly partial: Set<Slab>;
+  slabs: number;
+  active: number;
+}
+
+interface Slab {
+  readonly cache: KmemCache;
+  readonly pfn: number;
+  /** Free object indexes as a stack; the lowest index is on top. */
+  readonly freeStack: Int32Array;
+  readonly inUse: Uint8Array;
+  top: number;
+}
+
+export class Kmalloc {
+  /** ARCH_KMALLOC_MINALIGN: every object is aligned to it. */
+  readonly minAlign: number;
+  /** The smallest size class: max(8, minAlign). */
+  readonly minSize: number;
+  /** KMALLOC_MAX_CACHE_SIZE: above this, kmalloc_large. */
+  readonly maxCacheSize: number;
+  private readonly hw: PhysicalCpuAccess;
+  private readonly pages: PageAllocator;
+  private readonly pageSize: number;
+  private readonly caches = new Map<string, KmemCache>();
+  /** Every page of every slab → its slab. */
+  private readonly slabByPfn = new Map<number, Slab>();
+  /** kmalloc_large allocations: first pfn → order. */
+  private readonly large = new Map<number, number>();
+
+  constructor(hw: PhysicalCpuAccess, pages: PageAllocator, pageSize: number, minAlign: number) {
+    if (!isPowerOfTwo(minAlign) || minAlign > pageSize) {
+      throw new RangeError(`kmallocMinAlign must be a power of two no larger than the page size, got ${String(minAlign)}`);
+    }
+    this.hw = hw;
+    this.pages = pages;
+    this.pageSize = pageSize;
+    this.minAlign = minAlign;
+    this.minSize = Math.max(8, minAlign);
+    this.maxCacheSize = 2 * pageSize;
+  }
+
+  private cacheFor(size: number, dma: boolean): KmemCache {
+    const objectSize = Math.max(this.minSize, 2 ** Math.ceil(Math.log2(size)));
+    const name = `${dma ? 'dma-' : ''}kmalloc-${objectSize >= 1024 && objectSize % 1024 === 0 ? `${objectSize / 1024}k` : objectSize}`;
+    let cache = this.caches.get(name);
+    if (cache === undefined) {
+      // SLUB's calculate_order(): a few objects per slab, at most PAGE_ALLOC_COSTLY_ORDER.
+      const slabOrder = Math.min(3, getOrder(objectSize * 4, this.pageSize));
+      cache = {
+        name,
+        size: objectSize,
+        slabOrder,
+        objectsPerSlab: (this.pageSize * 2 ** slabOrder) / objectSize,
+        gfpZone: dma ? __GFP_DMA : 0,
+        partial: new Set(),
+        slabs: 0,
+        active: 0,
+      };
+      this.caches.set(name, cache);
+    }
+    return cache;
+  }
+
+  /**
+   * kmalloc(): `size` bytes aligned to minAlign, linear-mapped (virtToPhys works), or null.
+   * kmalloc(0) returns ZERO_SIZE_PTR.
+   */
+  kmalloc(size: number, gfp: number = GFP_KERNEL): number | null {
+    checkSize(size, 'size', 0);
+    checkGfp(gfp);
+    if (size === 0) return ZERO_SIZE_PTR;
+    // kmalloc_fix_flags() of today's kernel: slab caches only know ZONE_DMA.
+    if ((gfp & (__GFP_DMA32 | __GFP_HIGHMEM)) !== 0) {
+      const fixed = gfp & ~(__GFP_DMA32 | __GFP_HIGHMEM);
+      this.hw.dmesg.printk('warn', `Unexpected gfp: ${formatGfp(gfp)}. Fixing up to gfp: ${formatGfp(fixed)}. Fix your code!`);
+      gfp = fixed;
+    }
+    if (size > this.maxCacheSize) {
+      const order = getOrder(size, this.pageSize);
+      const pfn = this.pages.allocPages(order, gfp);
+      if (pfn === null) return null;
+      this.large.set(pfn, order);
+      return PAGE_OFFSET + pfn * this.pageSize;
+    }
+    const cache = this.cacheFor(size, (gfp & __GFP_DMA) !== 0);
+    let slab: Slab | undefined = cache.partial.values().next().value;
+    if (slab === undefined) {
+      const pfn = this.pages.allocPages(cache.slabOrder, (gfp & ~__GFP_ZERO) | cache.gfpZone);
+      if (pfn === null) return null;
+      const freeStack = new Int32Array(cache.objectsPerSlab);
+      for (let i = 0; i < freeStack.length; i++) freeStack[i] = freeStack.length - 1 - i;
+      slab = { cache, pfn, freeStack, inUse: new Uint8Array(cache.objectsPerSlab), top: freeStack.length };
+      for (let i = 0; i < 2 ** cache.slabOrder; i++) this.slabByPfn.set(pfn + i, slab);
+      cache.partial.add(slab);
+      cache.slabs++;
+    }
+    slab.top--;
+    const index = slab.freeStack[slab.top] as number;
+    slab.inUse[index] = 1;
+    if (slab.top === 0) cache.partial.delete(slab);
+    cache.active++;
+    const paddr = slab.pfn * this.pageSize + index * cache.size;
+    if ((gfp & __GFP_ZERO) !== 0) this.hw.cpuFill(paddr, cache.size, 0, 'normal');
+    return PAGE_OFFSET + paddr;
+  }
+
+  /** Finds the slab object or large allocation at `kva`; throws for anything else. */
+  private lookup(kva: number, caller: string): { slab: Slab; index: number } | { pfn: number; order: number } {
+    checkInteger(kva, 'kva');
+    const paddr = kva - PAGE_OFFSET;
+    if (paddr >= 0) {
+      const pfn = Math.floor(paddr / this.pageSize);
+      const slab = this.slabByPfn.get(pfn);
+      if (slab !== undefined) {
+        const offset = paddr - slab.pfn * this.pageSize;
+        if (offset % slab.cache.size !== 0) {
+          throw new Error(`${caller}(${hex(kva)}): invalid object pointer into ${slab.cache.name} (not the start of an object)`);
+        }
+        const index = offset / slab.cache.size;
+        if (slab.inUse[index] !== 1) throw new Error(`${caller}(${hex(kva)}): object in ${slab.cache.name} is already free (double free)`);
+        return { slab, index };
+      }
+      const order = this.large.get(pfn);
+      if (order !== undefined && paddr % this.pageSize === 0) return { pfn, order };
+    }
+    throw new Error(`${caller}(${hex(kva)}): not an address that kmalloc returned`);
+  }
+
+  /** kfree(): null and ZERO_SIZE_PTR are ignored; anything kmalloc did not return throws. */
+  kfree(kva: number | null): void {
+    if (kva === null || kva === ZERO_SIZE_PTR) return;
+    const found = this.lookup(kva, 'kfree');
+    if ('pfn' in found) {
+      this.pages.freePages(found.pfn, found.order);
+      this.large.delete(found.pfn);
+      return;
+    }
+    const { slab, index } = found;
+    const cache = slab.cache;
+    slab.inUse[index] = 0;
+    slab.freeStack[slab.top] = index;
+    slab.top++;
+    cache.active--;
+    if (slab.top === cache.objectsPerSlab) {
+      // An empty slab goes back to the page allocator at once (SLUB keeps a few; kdma keeps none,
+      // so that freeing everything restores the free page count).
+      cache.partial.delete(slab);
+      for (let i = 0; i < 2 ** cache.slabOrder; i++) this.slabByPfn.delete(slab.pfn + i);
+      this.pages.freePages(slab.pfn, cache.slabOrder);
+      cache.slabs--;
+    } else if (slab.top === 1) {
+      cache.partial.add(slab);
+    }
+  }
+
+  /** ksize(): the usable size of the object at `kva` (its size class). */
+  ksize(kva: number): number {
+    if (kva === ZERO_SIZE_PTR) return 0;
+    const found = this.lookup(kva, 'ksize');
+    return 'pfn' in found ? this.pageSize * 2 ** found.order : found.slab.cache.size;
+  }
+
+  /** /proc/slabinfo for the kmalloc caches that have been used, smallest first. */
+  slabinfo(): SlabInfo[] {
+    return [...this.caches.values()]
+      .sort((a, b) => a.size - b.size || a.name.localeCompare(b.name))
+      .map((c) => ({ name: c.name, objectSize: c.size, activeObjects: c.active, objectsPerSlab: c.objectsPerSlab, slabs: c.slabs }));
+  }
+}
