@@ -20,6 +20,8 @@ export class ThreadStacks {
   private readonly stacks = new Map<number, number>();
   /** How many stacks of each order are live (isStackAddress checks only those orders). */
   private readonly perOrder = new Int32Array(64);
+  /** The largest order any stack has had, so the lookup tries no order that cannot match. */
+  private highestOrder = 0;
 
   constructor(pages: PageAllocator, pageSize: number, threadSize: number) {
     this.pages = pages;
@@ -40,6 +42,7 @@ export class ThreadStacks {
     if (pfn === null) return null;
     this.stacks.set(pfn, order);
     this.perOrder[order] = (this.perOrder[order] as number) + 1;
+    if (order > this.highestOrder) this.highestOrder = order;
     return PAGE_OFFSET + pfn * this.pageSize;
   }
 
@@ -56,9 +59,9 @@ export class ThreadStacks {
 
   /** object_is_on_stack() for any live stack. */
   isStackAddress(kva: number): boolean {
-    if (!(kva >= PAGE_OFFSET)) return false;
+    if (this.stacks.size === 0 || !(kva >= PAGE_OFFSET)) return false;
     const pfn = Math.floor((kva - PAGE_OFFSET) / this.pageSize);
-    for (let order = 0; order < this.perOrder.length; order++) {
+    for (let order = 0; order <= this.highestOrder; order++) {
       if (this.perOrder[order] === 0) continue;
       const head = pfn - (pfn % 2 ** order);
       if (this.stacks.get(head) === order) return true;

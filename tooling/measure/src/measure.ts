@@ -68,3 +68,5 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
     cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
+
+export { printBench, type BenchRow } from './report.js';

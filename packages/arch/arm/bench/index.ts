@@ -1,0 +1,58 @@
+/**
+ * ARM dma-direct with cache maintenance: a CPU-dirtied 4 KiB buffer mapped TO_DEVICE makes one
+ * copy (the clean writes the dirty lines back); FROM_DEVICE map+unmap makes none (two
+ * invalidates). Goals: ≤ 2× those copies, and dma-debug on ≤ 2× off.
+ *
+ *   pnpm bench   (or: pnpm exec tsx --conditions=@kdma/source bench/index.ts)
+ */
+import { DMA_FROM_DEVICE, DMA_TO_DEVICE, dmaMapSingle, dmaMappingError, dmaUnmapSingle, type DmaDataDirection } from '@kdma/dma-mapping';
+import { measure, printBench } from '@kdma/measure';
+import { createMachine } from '../src/index.js';
+
+const SIZE = 4096;
+const src = new Uint8Array(SIZE).fill(1);
+const dst = new Uint8Array(SIZE);
+const baseline = measure('TypedArray.set 4 KiB (baseline)', () => dst.set(src));
+
+function setup(dmaDebug: boolean) {
+  const machine = createMachine({ dmaDebug });
+  const dev = machine.createDevice({ name: 'dma0' });
+  const kva = machine.mm.kmalloc(SIZE) as number;
+  return { machine, dev, kva };
+}
+
+function dirtyThenMap(dmaDebug: boolean, dir: DmaDataDirection, withMap: boolean) {
+  const { machine, dev, kva } = setup(dmaDebug);
+  return () => {
+    machine.cpu.write(kva, src);
+    if (!withMap) return;
+    const addr = dmaMapSingle(dev, kva, SIZE, dir);
+    dmaMappingError(dev, addr);
+    dmaUnmapSingle(dev, addr, SIZE, dir);
+  };
+}
+
+function mapOnly(dmaDebug: boolean, dir: DmaDataDirection) {
+  const { dev, kva } = setup(dmaDebug);
+  return () => {
+    const addr = dmaMapSingle(dev, kva, SIZE, dir);
+    dmaMappingError(dev, addr);
+    dmaUnmapSingle(dev, addr, SIZE, dir);
+  };
+}
+
+const write = measure('CPU write 4 KiB (dirties 64 lines)', dirtyThenMap(false, DMA_TO_DEVICE, false));
+const both = measure('CPU write + map+unmap TO_DEVICE', dirtyThenMap(false, DMA_TO_DEVICE, true));
+const bothDebug = measure('CPU write + map+unmap TO_DEVICE, dma-debug', dirtyThenMap(true, DMA_TO_DEVICE, true));
+const toDevice = { ...both, name: 'map+unmap TO_DEVICE of a dirty 4 KiB (difference)', medianNs: both.medianNs - write.medianNs };
+const toDeviceDebug = { ...bothDebug, name: '… with dma-debug (difference)', medianNs: bothDebug.medianNs - write.medianNs };
+const fromDevice = measure('map+unmap FROM_DEVICE 4 KiB (two invalidates)', mapOnly(false, DMA_FROM_DEVICE));
+const fromDeviceDebug = measure('… with dma-debug', mapOnly(true, DMA_FROM_DEVICE));
+printBench('ARM dma-direct with cache maintenance (goal ≤ 2× the copies the maintenance makes)', baseline, [
+  { m: write, copies: 1 },
+  { m: toDevice, copies: 1, maxMultiple: 2 },
+  { m: toDeviceDebug, copies: 1 },
+  { m: fromDevice, copies: 1, maxMultiple: 2 },
+  { m: fromDeviceDebug, copies: 1 },
+]);
+console.log(`dma-debug on / off: TO_DEVICE ${(toDeviceDebug.medianNs / toDevice.medianNs).toFixed(2)}×, FROM_DEVICE ${(fromDeviceDebug.medianNs / fromDevice.medianNs).toFixed(2)}× (goal ≤ 2)`);

@@ -1,0 +1,34 @@
+import { DMA_ATTR_NO_KERNEL_MAPPING, DMA_ATTR_NO_WARN, DMA_ATTR_SKIP_CPU_SYNC } from '@kdma/dma-attrs';
+import type { ArchFacts } from '@kdma/dma-mapping/ops';
+
+const MIB = 2 ** 20;
+const GIB = 2 ** 30;
+
+/**
+ * x86-64: every device snoops the caches, so there is no cache maintenance and WRITE_COMBINE and
+ * NON_CONSISTENT are ignored (cached memory, cached user mappings); ZONE_DMA below 16 MiB
+ * (`MAX_DMA_PFN`) and ZONE_DMA32 below 4 GiB (`MAX_DMA32_PFN`). `ARCH_DMA_MINALIGN` is not
+ * defined, so `dma_get_cache_alignment()` is 1 and kmalloc aligns to 8. NO_KERNEL_MAPPING is
+ * honoured as today's dma-direct honours it everywhere (the 2012 x86 code ignored it).
+ */
+export const arch: ArchFacts = Object.freeze({
+  name: 'x86',
+  pageSizes: Object.freeze([4096]),
+  cacheLineSize: 64,
+  dmaMinAlign: 1,
+  coherent: 'always',
+  physAddrBits: 46,
+  zones: Object.freeze([
+    Object.freeze({ name: 'DMA', end: 16 * MIB }),
+    Object.freeze({ name: 'DMA32', end: 4 * GIB }),
+    Object.freeze({ name: 'NORMAL', end: Number.POSITIVE_INFINITY }),
+  ]),
+  honouredAttrs: DMA_ATTR_NO_KERNEL_MAPPING | DMA_ATTR_SKIP_CPU_SYNC | DMA_ATTR_NO_WARN,
+  iommus: Object.freeze([]),
+  platforms: Object.freeze(['pc']),
+  ops: Object.freeze(['dma-direct']),
+} satisfies ArchFacts);
+
+/** The PCI hole: RAM beyond 3 GiB is remapped above 4 GiB, as PC firmware lays it out. */
+export const PCI_HOLE_START = 3 * GIB;
+export const PCI_HOLE_END = 4 * GIB;

@@ -1,0 +1,4 @@
+/** `@kdma/arch-x86`: arch/x86's DMA mapping on the kdma machine. */
+export { arch, PCI_HOLE_END, PCI_HOLE_START } from './arch.js';
+export { x86DirectHooks } from './dma-mapping.js';
+export { createMachine, e820Layout, x86Description } from './machine.js';

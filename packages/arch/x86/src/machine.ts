@@ -1,0 +1,35 @@
+import type { MemoryRegion } from '@kdma/hw';
+import { buildMachine, type ArchDescription, type Machine, type MachineOptions } from '@kdma/dma-mapping/ops';
+import { arch, PCI_HOLE_END, PCI_HOLE_START } from './arch.js';
+import { x86DirectHooks } from './dma-mapping.js';
+
+const GIB = 2 ** 30;
+
+/** e820 as a PC reports it: low RAM up to the PCI hole, the rest above 4 GiB. */
+export function e820Layout(memory: number): MemoryRegion[] {
+  if (memory <= PCI_HOLE_START) return [{ base: 0, size: memory }];
+  return [
+    { base: 0, size: PCI_HOLE_START },
+    { base: PCI_HOLE_END, size: memory - PCI_HOLE_START },
+  ];
+}
+
+/** How `buildMachine` assembles an x86-64 machine. */
+export const x86Description: ArchDescription = {
+  facts: arch,
+  defaultMemory: 2 * GIB,
+  defaultCma: 0,
+  kmallocMinAlign: 8,
+  memoryLayout: (memory) => e820Layout(memory),
+  needsCacheModel: () => false,
+  defaultDeviceCoherent: () => true,
+  mmOptions: () => ({ vmallocSize: 32 * GIB }),
+  directHooks: x86DirectHooks,
+  // pci_swiotlb_detect: bounce buffers as soon as some RAM lies beyond a 32-bit device's reach.
+  swiotlbByDefault: (machine) => machine.maxPhysAddress > 4 * GIB,
+};
+
+/** An x86-64 PC: 2 GiB by default, coherent devices, dma-direct (the old `nommu_dma_ops`). */
+export function createMachine(options: MachineOptions = {}): Machine {
+  return buildMachine(x86Description, options);
+}
