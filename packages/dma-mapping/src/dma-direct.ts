@@ -14,6 +14,8 @@ import type { Device } from './device.js';
 import { dmaPgprot } from './dma-pgprot.js';
 import { minNotZero } from './limits.js';
 import { dmaCommonContiguousRemap, dmaCommonFreeRemap } from './remap.js';
+import type { SwiotlbAllocator } from './swiotlb.js';
+import type { SwiotlbBackend } from './swiotlb-backend.js';
 
 /*
  * dma-direct (kernel/dma/direct.c): the generic path for devices that see physical memory,
@@ -61,6 +63,15 @@ function optimalGfpMask(dev: Device): number {
 export function dmaDirectAllocPages(dev: Device, size: number, gfp: number): { pfn: number; cma: boolean } | null {
   const { mm } = dev.machine;
   const pageSize = mm.pageSize;
+  // dma_direct_alloc_swiotlb: a restricted pool's device allocates from its pool (is_swiotlb_for_alloc).
+  const swiotlb = dev.machine.swiotlb as (SwiotlbBackend & Partial<SwiotlbAllocator>) | null;
+  if (swiotlb !== null && swiotlb.isForAlloc?.(dev) === true && swiotlb.alloc !== undefined) {
+    const pfn = swiotlb.alloc(dev, size);
+    if (pfn === null) return null;
+    if (dmaCoherentOk(dev, pfn * pageSize, size)) return { pfn, cma: false };
+    swiotlb.free?.(dev, pfn, size);
+    return null;
+  }
   const pages = Math.ceil(size / pageSize);
   const order = getOrder(size, pageSize);
   if (pages > 1 && mm.stats().cmaTotal > 0) {
@@ -90,6 +101,9 @@ export function dmaDirectAllocPages(dev: Device, size: number, gfp: number): { p
 export function dmaDirectFreePages(dev: Device, size: number, pfn: number): void {
   const { mm } = dev.machine;
   const pages = Math.ceil(size / mm.pageSize);
+  // swiotlb_free: pages of a restricted pool go back to it.
+  const swiotlb = dev.machine.swiotlb as (SwiotlbBackend & Partial<SwiotlbAllocator>) | null;
+  if (swiotlb !== null && swiotlb.free?.(dev, pfn, size) === true) return;
   if (mm.cmaRelease(pfn, pages)) return;
   mm.freePages(pfn, getOrder(size, mm.pageSize));
 }

@@ -9,7 +9,7 @@ import { dmaDirectOps } from './dma-direct.js';
 import type { DmaMapOps } from './dma-map-ops.js';
 import type { MachineOptions } from './machine-options.js';
 import type { SwiotlbBackend } from './swiotlb-backend.js';
-import { swiotlbInit } from './swiotlb-init.js';
+import { swiotlbDeviceInit, swiotlbInit } from './swiotlb-init.js';
 
 /** `machine.iommu.stats()` (DESIGN.md). */
 export interface IommuStats {
@@ -146,7 +146,9 @@ export class Machine {
       return value;
     };
     const busDmaLimit = optional(options.busDmaLimit, 'options.busDmaLimit', 0);
-    const dmaOffset = optional(options.dmaOffset, 'options.dmaOffset', 0);
+    const dmaOffset = options.dmaOffset ?? 0;
+    // Negative too: a bus that sees RAM above its physical address (Loongson: +0x80000000).
+    checkInteger(dmaOffset, 'options.dmaOffset', -(2 ** 52) + 1, 2 ** 52 - 1);
     const dmaParms = {
       maxSegmentSize: optional(options.maxSegmentSize, 'options.maxSegmentSize', 65536, 1),
       segmentBoundaryMask: optional(options.segmentBoundaryMask, 'options.segmentBoundaryMask', Number.MAX_SAFE_INTEGER),
@@ -168,6 +170,7 @@ export class Machine {
       untrusted: options.untrusted === true,
       dmaParms,
     });
+    swiotlbDeviceInit(this, dev, options);
     this.description.setupDevice?.(this, dev, options);
     this.deviceList.push(dev);
     return dev;

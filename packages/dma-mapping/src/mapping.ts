@@ -371,7 +371,10 @@ function mapPage(dev: Device, pfn: number, offset: number, size: number, dir: Dm
   const ops = dev.dmaOps ?? machine.directOps;
   const addr = ops.mapPage === undefined ? DMA_MAPPING_ERROR : ops.mapPage(dev, pfn, offset, size, dir, attrs);
   const debug = machine.dmaDebug;
-  if (debug !== null && addr !== DMA_MAPPING_ERROR) debug.mapPage(dev, pfn, offset, size, dir, addr, attrs);
+  // debug_dma_map_page records nothing that dma_mapping_error() would call a failure.
+  if (debug !== null && addr !== DMA_MAPPING_ERROR && ops.mappingError?.(dev, addr) !== true) {
+    debug.mapPage(dev, pfn, offset, size, dir, addr, attrs);
+  }
   return addr;
 }
 

@@ -38,3 +38,17 @@ export type { MachineOptions } from './machine-options.js';
 export { dmaCommonGetSgtable, dmaCommonMmap, dmaCommonVaddrToPfn } from './ops-helpers.js';
 export { dmaCommonContiguousRemap, dmaCommonFreeRemap, dmaCommonPagesRemap } from './remap.js';
 export type { SwiotlbBackend, SwiotlbStats } from './swiotlb-backend.js';
+export { DeviceIoTlb, devIoTlb, MachineSwiotlb, type SwiotlbAllocator } from './swiotlb.js';
+export { swiotlbDeviceInit, swiotlbInit } from './swiotlb-init.js';
+export {
+  IO_TLB_OVERFLOW,
+  swiotlbAllocCoherent,
+  swiotlbDmaMappingError,
+  swiotlbDmaOps,
+  swiotlbDmaSupported,
+  swiotlbFreeCoherent,
+  swiotlbMapPage,
+  swiotlbMapSg,
+  swiotlbUnmapPage,
+  swiotlbUnmapSg,
+} from './swiotlb-dma-ops.js';

@@ -1,0 +1,69 @@
+/**
+ * The constants of include/linux/swiotlb.h and kernel/dma/swiotlb.c, and the small helpers every
+ * part of the pool shares. The sizes are the kernel's since 2.6: a slot ("slab") of 2 KiB, at most
+ * a segment of 128 contiguous slots per mapping, a 64 MiB default pool.
+ */
+
+/** `IO_TLB_SHIFT`: log2 of the slot size. */
+export const IO_TLB_SHIFT = 11;
+/** `IO_TLB_SIZE`: one slot, the bounce granule. */
+export const IO_TLB_SIZE = 2048;
+/**
+ * `IO_TLB_SEGSIZE`: the most contiguous slots one mapping may take ("must be a power of 2"); the
+ * free-run counters never cross a segment, which is what bounds a single mapping to 256 KiB.
+ */
+export const IO_TLB_SEGSIZE = 128;
+/** `IO_TLB_DEFAULT_SIZE`: 64 MiB, 32768 slots, 256 segments. */
+export const IO_TLB_DEFAULT_SIZE = 64 * 2 ** 20;
+/** `IO_TLB_MIN_SLABS`: the 1 MiB floor below which a boot or dynamic allocation gives up. */
+export const IO_TLB_MIN_SLABS = 2 ** 20 / IO_TLB_SIZE;
+/** `INVALID_PHYS_ADDR` (`~(phys_addr_t)0` in C): a slot that holds no original address. */
+export const INVALID_PHYS_ADDR = -1;
+/**
+ * `(phys_addr_t)DMA_MAPPING_ERROR`: what `swiotlbTblMapSingle` returns when no slots fit. The same
+ * value as `DMA_MAPPING_ERROR` of `@kdma/dma-mapping`, which this layer cannot import.
+ */
+export const SWIOTLB_MAP_ERROR = -1;
+/** The largest bounce buffer: one whole segment, 256 KiB. */
+export const IO_TLB_SEGMENT_BYTES = IO_TLB_SIZE * IO_TLB_SEGSIZE;
+
+/** `nr_slots(val)`: slots covering `val` bytes. */
+export function nrSlots(val: number): number {
+  return Math.ceil(val / IO_TLB_SIZE);
+}
+
+/** `io_tlb_offset(val)`: a slot's position inside its segment. */
+export function ioTlbOffset(index: number): number {
+  return index % IO_TLB_SEGSIZE;
+}
+
+const TWO_31 = 2 ** 31;
+const TWO_32 = 2 ** 32;
+
+/**
+ * `a & b` for the small masks of this file (min_align_mask, alloc_align_mask, boundary masks):
+ * 32-bit operators while both fit in 31 bits, the 52-bit form otherwise. Addresses never go
+ * through a bare `&` (DESIGN.md).
+ */
+export function maskAnd(a: number, b: number): number {
+  if (a < TWO_31 && b < TWO_31) return a & b;
+  if (b === Number.MAX_SAFE_INTEGER) return a;
+  const hi = (Math.floor(a / TWO_32) & Math.floor(b / TWO_32)) >>> 0;
+  const lo = ((a % TWO_32) & (b % TWO_32)) >>> 0;
+  return hi * TWO_32 + lo;
+}
+
+/** `a & ~b` for the same masks. */
+export function maskAndNot(a: number, b: number): number {
+  if (a < TWO_31 && b < TWO_31) return a & ~b;
+  const hi = (Math.floor(a / TWO_32) & ~Math.floor(b / TWO_32)) >>> 0;
+  const lo = ((a % TWO_32) & ~(b % TWO_32)) >>> 0;
+  return hi * TWO_32 + lo;
+}
+
+/** True for the masks the kernel's `ALIGN()` accepts: 0, 1, 3, 7, … (2^k − 1). */
+export function isLowMask(mask: number): boolean {
+  if (!Number.isSafeInteger(mask) || mask < 0) return false;
+  const n = mask + 1;
+  return n === 2 ** Math.round(Math.log2(n)) || mask === Number.MAX_SAFE_INTEGER;
+}
