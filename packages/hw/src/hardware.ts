@@ -80,6 +80,8 @@ export class Hardware {
 
   private current: CpuCore;
   private readonly observers = new AccessObservers();
+  /** cpuCopy's staging buffer where the copy must go through the cache or the WC buffer. */
+  private copyScratch = new Uint8Array(0);
   private readonly bus: BusContext;
 
   constructor(options: HardwareOptions) {
@@ -166,6 +168,36 @@ export class Hardware {
     checkType(type);
     const n = checkWindow(bytes, offset, length);
     this.write(this.ram.ramOffset(paddr, n), paddr, bytes, offset, n, 0, type);
+  }
+
+  /**
+   * `memcpy` by the current CPU between two physical ranges, both through pages of type `type`
+   * (swiotlb's bounce, a driver's copybreak). Seen as one read and one write. Without a cache
+   * model a normal copy moves the bytes once, RAM to RAM; otherwise it goes through the CPU's
+   * view (cache or write-combine buffer) exactly as a read followed by a write.
+   */
+  cpuCopy(dstPaddr: number, srcPaddr: number, length: number, type: MemoryType): void {
+    checkAddress(dstPaddr, 'dstPaddr');
+    checkAddress(srcPaddr, 'srcPaddr');
+    checkSize(length, 'length', 0);
+    checkType(type);
+    const src = this.ram.ramOffset(srcPaddr, length, 'srcPaddr');
+    const dst = this.ram.ramOffset(dstPaddr, length, 'dstPaddr');
+    if (length === 0) return;
+    if (type === 'normal' && this.cache === null) {
+      this.ram.copyAt(dst, src, length);
+      this.counters.cpuBytesRead += length;
+      this.counters.cpuBytesWritten += length;
+      if (this.observers.active) {
+        this.observers.emitAccess('cpu', false, srcPaddr, length, null, this.current.id, type);
+        this.observers.emitAccess('cpu', true, dstPaddr, length, null, this.current.id, type);
+      }
+      return;
+    }
+    if (this.copyScratch.length < length) this.copyScratch = new Uint8Array(Math.max(length, 2 * this.copyScratch.length));
+    const scratch = this.copyScratch;
+    this.read(src, srcPaddr, scratch, 0, length, type);
+    this.write(dst, dstPaddr, scratch, 0, length, 0, type);
   }
 
   /** `memset`: the current CPU sets `length` bytes at `paddr` to `value`. */

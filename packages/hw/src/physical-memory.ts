@@ -202,6 +202,41 @@ export class PhysicalMemory {
     }
   }
 
+  /**
+   * Copies `len` bytes of RAM from offset `src` to offset `dst` (memmove semantics): one `set` or
+   * `copyWithin` per piece that stays inside one source and one destination chunk, no scratch.
+   */
+  copyAt(dst: number, src: number, len: number): void {
+    if (len === 0 || dst === src) return;
+    // Overlapping with the destination above the source: copy from the end, as memmove does.
+    const backwards = dst > src && dst < src + len;
+    let done = 0;
+    while (done < len) {
+      const size = this.chunkSize;
+      const remaining = len - done;
+      const s = backwards ? src + remaining : src + done;
+      const d = backwards ? dst + remaining : dst + done;
+      // The piece ends (or, backwards, starts) at the nearest chunk boundary of either side.
+      const n = backwards
+        ? Math.min(remaining, s - Math.ceil(s / size - 1) * size, d - Math.ceil(d / size - 1) * size)
+        : Math.min(remaining, size - (s % size), size - (d % size));
+      const from = backwards ? s - n : s;
+      const to = backwards ? d - n : d;
+      const sci = Math.floor(from / size);
+      const sOff = from - sci * size;
+      const source = this.chunks[sci];
+      if (source === null || source === undefined) {
+        this.fillAt(to, n, 0);
+      } else {
+        const dci = Math.floor(to / size);
+        const target = this.chunks[dci] ?? this.allocate(dci);
+        if (target === source) target.copyWithin(to - dci * size, sOff, sOff + n);
+        else target.set(source.subarray(sOff, sOff + n), to - dci * size);
+      }
+      done += n;
+    }
+  }
+
   /** Sets `len` bytes of RAM at offset `r` to `value`; zeros into untouched chunks allocate nothing. */
   fillAt(r: number, len: number, value: number): void {
     const size = this.chunkSize;

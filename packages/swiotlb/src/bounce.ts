@@ -30,15 +30,11 @@ export function swiotlbBounce(dev: SwiotlbDevice, mem: IoTlbMem, tlbAddr: number
     size = allocSize;
   }
   if (size <= 0) return;
-  const hw = mem.hw;
-  const scratch = mem.scratchBuffer(size);
   if (dir === DMA_TO_DEVICE) {
-    hw.cpuReadInto(origAddr, scratch, 'normal', 0, size);
-    hw.cpuWrite(tlbAddr, scratch, 'normal', 0, size);
+    mem.hw.cpuCopy(tlbAddr, origAddr, size, 'normal');
     mem.bouncedToDevice += size;
   } else {
-    hw.cpuReadInto(tlbAddr, scratch, 'normal', 0, size);
-    hw.cpuWrite(origAddr, scratch, 'normal', 0, size);
+    mem.hw.cpuCopy(origAddr, tlbAddr, size, 'normal');
     mem.bouncedFromDevice += size;
   }
 }

@@ -78,7 +78,6 @@ export class IoTlbMem {
   foundPool: IoTlbPool | null = null;
   /** `dyn_alloc` is queued. */
   private dynAllocPending = false;
-  private scratch: Uint8Array = new Uint8Array(0);
   private readonly warned = new Set<string>();
   private readonly ratelimits = new Map<string, Ratelimit>();
 
@@ -140,12 +139,6 @@ export class IoTlbMem {
       bouncedFromDevice: this.bouncedFromDevice,
       failures: this.failures,
     };
-  }
-
-  /** The CPU-side buffer bounces copy through, grown to `size` once and reused. */
-  scratchBuffer(size: number): Uint8Array {
-    if (this.scratch.length < size) this.scratch = new Uint8Array(Math.max(size, IO_TLB_SIZE * IO_TLB_SEGSIZE));
-    return this.scratch;
   }
 
   /** `dev_WARN_ONCE`: once per device and message site. */

@@ -168,8 +168,9 @@ function poolOf(dev: SwiotlbDevice, tlbAddr: number): IoTlbPool {
 
 /**
  * `swiotlb_tbl_unmap_single`: copy back (FROM_DEVICE/BIDIRECTIONAL, unless SKIP_CPU_SYNC), then
- * free the slots, or the whole transient pool. Unmapping slots that are free throws (the kernel
- * would corrupt its free lists).
+ * free the slots, or the whole transient pool. Unmapping slots that are free is refused with an
+ * error in dmesg and changes nothing (the kernel would corrupt its free lists); dma-debug, when
+ * on, reports the driver's double unmap as well.
  */
 export function swiotlbTblUnmapSingle(dev: SwiotlbDevice, tlbAddr: number, mappingSize: number, dir: DmaDataDirection, attrs: number): void {
   const pool = poolOf(dev, tlbAddr);
@@ -179,7 +180,8 @@ export function swiotlbTblUnmapSingle(dev: SwiotlbDevice, tlbAddr: number, mappi
   const mem = dev.ioTlbMem as IoTlbMem;
   const first = Math.floor((tlbAddr - swiotlbAlignOffset(dev, 0, tlbAddr) - pool.start) / IO_TLB_SIZE);
   if ((pool.list[first] as number) !== 0) {
-    throw new Error(`swiotlb: unmap of free slots at ${hex(tlbAddr)} by ${dev.name} (unmapped twice, or never mapped)`);
+    mem.hw.dmesg.printk('err', `${dev.name}: swiotlb: unmap of free slots at ${hex(tlbAddr)} (unmapped twice, or never mapped)`);
+    return;
   }
   if ((attrs & DMA_ATTR_SKIP_CPU_SYNC) === 0 && (dir === DMA_FROM_DEVICE || dir === DMA_BIDIRECTIONAL)) {
     swiotlbBounce(dev, mem, tlbAddr, mappingSize, DMA_FROM_DEVICE, pool);

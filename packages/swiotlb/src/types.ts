@@ -10,7 +10,7 @@ import type { IoTlbMem } from './io-tlb-mem.js';
 import type { IoTlbPool } from './io-tlb-pool.js';
 
 /** The CPU's accesses (bounces are `memcpy` through the linear map), its id, the log, the clock. */
-export type SwiotlbHardware = Pick<Hardware, 'cpuReadInto' | 'cpuWrite' | 'cpuFill' | 'currentCpu' | 'cpus' | 'dmesg' | 'clock'> & {
+export type SwiotlbHardware = Pick<Hardware, 'cpuReadInto' | 'cpuWrite' | 'cpuCopy' | 'cpuFill' | 'currentCpu' | 'cpus' | 'dmesg' | 'clock'> & {
   readonly ram: { readonly regions: readonly MemoryRegion[] };
 };
 
