@@ -14,8 +14,6 @@ import type { Device } from './device.js';
 import { dmaPgprot } from './dma-pgprot.js';
 import { minNotZero } from './limits.js';
 import { dmaCommonContiguousRemap, dmaCommonFreeRemap } from './remap.js';
-import type { SwiotlbAllocator } from './swiotlb.js';
-import type { SwiotlbBackend } from './swiotlb-backend.js';
 
 /*
  * dma-direct (kernel/dma/direct.c): the generic path for devices that see physical memory,
@@ -64,8 +62,8 @@ export function dmaDirectAllocPages(dev: Device, size: number, gfp: number): { p
   const { mm } = dev.machine;
   const pageSize = mm.pageSize;
   // dma_direct_alloc_swiotlb: a restricted pool's device allocates from its pool (is_swiotlb_for_alloc).
-  const swiotlb = dev.machine.swiotlb as (SwiotlbBackend & Partial<SwiotlbAllocator>) | null;
-  if (swiotlb !== null && swiotlb.isForAlloc?.(dev) === true && swiotlb.alloc !== undefined) {
+  const swiotlb = dev.machine.swiotlb;
+  if (swiotlb !== null && swiotlb.isForAlloc(dev)) {
     const pfn = swiotlb.alloc(dev, size);
     if (pfn === null) return null;
     if (dmaCoherentOk(dev, pfn * pageSize, size)) return { pfn, cma: false };
@@ -102,8 +100,8 @@ export function dmaDirectFreePages(dev: Device, size: number, pfn: number): void
   const { mm } = dev.machine;
   const pages = Math.ceil(size / mm.pageSize);
   // swiotlb_free: pages of a restricted pool go back to it.
-  const swiotlb = dev.machine.swiotlb as (SwiotlbBackend & Partial<SwiotlbAllocator>) | null;
-  if (swiotlb !== null && swiotlb.free?.(dev, pfn, size) === true) return;
+  const swiotlb = dev.machine.swiotlb;
+  if (swiotlb !== null && swiotlb.free(dev, pfn, size)) return;
   if (mm.cmaRelease(pfn, pages)) return;
   mm.freePages(pfn, getOrder(size, mm.pageSize));
 }

@@ -28,6 +28,17 @@ export interface SwiotlbBackend {
   unmap(dev: Device, tlbAddr: number, size: number, dir: DmaDataDirection, attrs: number): void;
   syncForDevice(dev: Device, tlbAddr: number, size: number, dir: DmaDataDirection): void;
   syncForCpu(dev: Device, tlbAddr: number, size: number, dir: DmaDataDirection): void;
+  /**
+   * `swiotlb_tbl_map_single` with an `alloc_align_mask`: the bounce slot's physical address, or
+   * `DMA_MAPPING_ERROR`. dma-iommu uses it to give an untrusted device a granule of its own.
+   */
+  tblMapSingle(dev: Device, orig: number, size: number, allocAlignMask: number, dir: DmaDataDirection, attrs: number): number;
+  /** `is_swiotlb_for_alloc`: coherent buffers come from the device's restricted pool. */
+  isForAlloc(dev: Device): boolean;
+  /** `swiotlb_alloc`: pages from the restricted pool; the first pfn, or null. */
+  alloc(dev: Device, size: number): number | null;
+  /** `swiotlb_free`: true when the pages were the pool's (and are now free). */
+  free(dev: Device, pfn: number, size: number): boolean;
   /** `swiotlb_max_mapping_size(dev)`. */
   maxMappingSize(dev: Device): number;
   stats(): SwiotlbStats;

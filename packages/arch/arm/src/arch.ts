@@ -14,6 +14,8 @@ import type { ArchFacts } from '@kdma/dma-mapping/ops';
  * `dma-coherent`, 64-byte lines (`CONFIG_ARM_L1_CACHE_SHIFT=6`), `ARCH_DMA_MINALIGN =
  * L1_CACHE_BYTES`, no ZONE_DMA unless a board sets `dma_zone_size`, LPAE for 40-bit physical
  * addresses. The arch the seed was written for: it honours WRITE_COMBINE and NO_KERNEL_MAPPING.
+ * IOMMU: an ARM SMMU (`iommu: 'arm-smmu'`), used through `iommu_dma_ops` by default or through
+ * the seed's own `arm_iommu_ops` once a driver attaches a device with `armIommuAttachDevice`.
  */
 export const arch: ArchFacts = Object.freeze({
   name: 'arm',
@@ -31,9 +33,9 @@ export const arch: ArchFacts = Object.freeze({
     DMA_ATTR_ALLOC_SINGLE_PAGES |
     DMA_ATTR_NO_WARN |
     DMA_ATTR_PRIVILEGED,
-  iommus: Object.freeze([]),
+  iommus: Object.freeze(['arm-smmu']),
   platforms: Object.freeze(['armv7']),
-  ops: Object.freeze(['dma-direct']),
+  ops: Object.freeze(['dma-direct', 'iommu_dma_ops', 'arm_iommu_ops', 'arm_coherent_iommu_ops']),
 } satisfies ArchFacts);
 
 /** `PHYS_OFFSET`: where RAM starts on the usual ARMv7 boards (Versatile Express, i.MX6, OMAP). */

@@ -1,7 +1,10 @@
 import type { MemoryRegion } from '@kdma/hw';
 import { buildMachine, type ArchDescription, type Machine, type MachineOptions } from '@kdma/dma-mapping/ops';
+import { IOMMU_OPTION_NAMES, iommuProbeDevice, iommuSetupMachine, type IommuMachineOptions } from '@kdma/iommu';
+import { amdIommuDriver } from './amd-iommu.js';
 import { arch, PCI_HOLE_END, PCI_HOLE_START } from './arch.js';
 import { x86DirectHooks } from './dma-mapping.js';
+import { intelIommuDriver } from './intel-iommu.js';
 
 const GIB = 2 ** 30;
 
@@ -27,9 +30,20 @@ export const x86Description: ArchDescription = {
   directHooks: x86DirectHooks,
   // pci_swiotlb_detect: bounce buffers as soon as some RAM lies beyond a 32-bit device's reach.
   swiotlbByDefault: (machine) => machine.maxPhysAddress > 4 * GIB,
+  extraOptions: IOMMU_OPTION_NAMES,
+  // The DMAR / IVRS unit, when `iommu` names one.
+  setupMachine: (machine, options) => {
+    iommuSetupMachine(machine, options, { 'intel-iommu': intelIommuDriver, 'amd-iommu': amdIommuDriver });
+  },
+  // iommu_probe_device: every PCI device the IOMMU covers (all of them, unless `iommu: false`)
+  // gets a default DMA domain and iommu_dma_ops.
+  setupDevice: (machine, dev, options) => iommuProbeDevice(machine, dev, options),
 };
 
-/** An x86-64 PC: 2 GiB by default, coherent devices, dma-direct (the old `nommu_dma_ops`). */
-export function createMachine(options: MachineOptions = {}): Machine {
+/**
+ * An x86-64 PC: 2 GiB by default, coherent devices, dma-direct (the old `nommu_dma_ops`); with
+ * `iommu: 'intel-iommu'` or `'amd-iommu'` every device sits behind it unless `iommu: false`.
+ */
+export function createMachine(options: MachineOptions & IommuMachineOptions = {}): Machine {
   return buildMachine(x86Description, options);
 }
