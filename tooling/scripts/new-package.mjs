@@ -32,7 +32,7 @@ const manifest = {
   },
   main: './dist/index.js',
   types: './dist/index.d.ts',
-  files: ['dist', 'src', '!src/**/*.test.ts', '!src/**/test-*.ts'],
+  files: ['dist', 'src', '!src/**/*.test.ts', '!src/**/test-*.ts', '!src/**/__tests__'],
   engines: { node: '>=20.9' },
   publishConfig: { access: 'public' },
   scripts: {

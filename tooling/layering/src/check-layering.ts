@@ -43,8 +43,9 @@ function packageFolderOf(path: string): string | undefined {
   return match?.[1];
 }
 
+/** Tests and test helpers (`*.test.ts`, `src/test-*.ts`, `__tests__/`): not published, not layered. */
 function isTest(path: string): boolean {
-  return /\.test\.[cm]?[jt]sx?$/.test(path) || /\/__tests__\//.test(path);
+  return /\.test\.[cm]?[jt]sx?$/.test(path) || /\/test-[^/]*\.[cm]?[jt]sx?$/.test(path) || /\/__tests__\//.test(path);
 }
 
 /** Checks every non-test source file against the layering table. */
