@@ -95,6 +95,8 @@ export interface ArchDescription {
   swiotlbByDefault?(machine: Machine): boolean;
   /** `arch_setup_dma_ops`: choose the device's ops at run time (IOMMU, bypass, platform ops). */
   setupDevice?(machine: Machine, dev: Device, options: DeviceOptions): void;
+  /** `arch_teardown_dma_ops`: the device is being removed (leave its IOMMU group, …). */
+  releaseDevice?(machine: Machine, dev: Device): void;
   /** Called once the machine is assembled: build IOMMU hardware, swiotlb, platform state. */
   setupMachine?(machine: Machine, options: MachineOptions): void;
 }

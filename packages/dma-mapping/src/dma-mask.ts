@@ -55,10 +55,15 @@ export function dmaGetMask(dev: Device): number {
   return dev.dmaMask !== 0 ? dev.dmaMask : bitMask(32);
 }
 
-/** `dma_setup_need_sync`: coherent devices on direct or IOMMU paths may skip their syncs. */
-function dmaSetupNeedSync(dev: Device): void {
+/**
+ * `dma_setup_need_sync`: coherent devices on the direct or IOMMU paths may skip their syncs
+ * until swiotlb first bounces for them; ops without sync callbacks never need any; other ops
+ * always do. Runs when a device is created and whenever its mask changes.
+ */
+export function dmaSetupNeedSync(dev: Device): void {
   const ops = getDmaOps(dev);
-  dev.dmaSkipSync = ops.syncSingleForCpu === undefined && ops.syncSingleForDevice === undefined ? true : dev.dmaCoherent;
+  if (ops === dev.machine.directOps || ops.name === 'iommu_dma_ops') dev.dmaSkipSync = dev.dmaCoherent;
+  else dev.dmaSkipSync = ops.syncSingleForCpu === undefined && ops.syncSingleForDevice === undefined;
 }
 
 /** `dma_get_required_mask`: the mask that covers all of RAM. */
@@ -140,12 +145,17 @@ export function dmaGetCacheAlignment(dev: Device): number {
   return dev.machine.arch.dmaMinAlign;
 }
 
-/** `dma_need_sync`: whether the sync calls do anything for this mapping. */
+/**
+ * `dma_need_sync`: whether the sync calls do anything for this mapping. With dma-debug on the
+ * answer skips the `dma_skip_sync` shortcut, as `dma_dev_need_sync` does under
+ * CONFIG_DMA_API_DEBUG ("always call DMA sync operations when debugging is enabled").
+ */
 export function dmaNeedSync(dev: Device, addr: number): boolean {
   checkDevice(dev);
   checkInteger(addr, 'addr', -1);
+  if (dev.dmaSkipSync && dev.machine.dmaDebug === null) return false;
   const ops = getDmaOps(dev);
-  if (ops !== dev.machine.directOps) return ops.syncSingleForCpu !== undefined || ops.syncSingleForDevice !== undefined;
+  if (ops !== dev.machine.directOps) return true;
   const swiotlb = dev.machine.swiotlb;
   return !dev.dmaCoherent || (swiotlb !== null && swiotlb.isBuffer(dev, addr + dev.dmaOffset));
 }

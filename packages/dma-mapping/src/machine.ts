@@ -6,6 +6,7 @@ import type { DmaDebug } from './debug/dma-debug-hooks.js';
 import { Device } from './device.js';
 import type { DeviceOptions } from './device-options.js';
 import { dmaDirectOps } from './dma-direct.js';
+import { dmaSetupNeedSync } from './dma-mask.js';
 import type { DmaMapOps } from './dma-map-ops.js';
 import type { MachineOptions } from './machine-options.js';
 import type { SwiotlbBackend } from './swiotlb-backend.js';
@@ -172,6 +173,7 @@ export class Machine {
     });
     swiotlbDeviceInit(this, dev, options);
     this.description.setupDevice?.(this, dev, options);
+    dmaSetupNeedSync(dev);
     this.deviceList.push(dev);
     return dev;
   }
@@ -194,6 +196,7 @@ export class Machine {
     const index = this.deviceList.indexOf(dev);
     if (index < 0) throw new Error(`dev is not a device of this machine`);
     this.dmaDebug?.deviceRemoved(dev);
+    this.description.releaseDevice?.(this, dev);
     this.deviceList.splice(index, 1);
     dev.bound = false;
   }

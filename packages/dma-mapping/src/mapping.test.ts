@@ -38,6 +38,7 @@ import {
   dmaMappingError,
   dmaMaxMappingSize,
   dmaMmapCoherent,
+  dmaNeedSync,
   dmaSetMask,
   dmaSetMaskAndCoherent,
   dmaSyncSingleForCpu,
@@ -258,5 +259,20 @@ describe('dma_map_ops chosen per device at run time', () => {
     setDmaOps(dev, null);
     expect(getDmaOps(dev).name).toBe('dma-direct');
     expect(ENXIO).toBe(6);
+  });
+});
+
+describe('dma_need_sync', () => {
+  it('lets a coherent direct device skip syncs, not a non-coherent one; other ops with sync callbacks always sync', () => {
+    const coherent = createTestMachine();
+    const dev = coherent.createDevice({ name: 'dev0' });
+    expect(dmaNeedSync(dev, 0x1000)).toBe(false);
+    const debug = createTestMachine({ dmaDebug: true }).createDevice({ name: 'dev0' });
+    expect(dmaNeedSync(debug, 0x1000)).toBe(false);
+    const plain = createNonCoherentMachine().createDevice({ name: 'dev0' });
+    expect(dmaNeedSync(plain, 0x1000)).toBe(true);
+    setDmaOps(dev, { name: 'syncing_ops', syncSingleForCpu: () => {} });
+    dmaSetMask(dev, dmaBitMask(32));
+    expect(dmaNeedSync(dev, 0x1000)).toBe(true);
   });
 });
