@@ -35,5 +35,5 @@ export const layers: readonly Layer[] = [
     mayImport: ['dma-mapping', 'dma-attrs', 'mm', 'scatterlist', 'hw'],
     forbiddenSubpaths: ['@kdma/dma-mapping/ops'],
   },
-  { name: 'tools', folder: 'packages/tools/*', mayImport: [...base, 'iommu', 'arch', 'drivers'] },
+  { name: 'tools', folder: 'packages/tools/*', mayImport: [...base, 'iommu', 'arch', 'drivers', 'tools'] },
 ];
