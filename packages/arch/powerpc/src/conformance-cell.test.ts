@@ -1,0 +1,25 @@
+import { describe } from '@jest/globals';
+import { describeDmaConformance } from '@kdma/testkit';
+import { arch, createMachine } from './index.js';
+import { GIB, withSixtyFourBitDevices } from './test-machines.js';
+
+/*
+ * The conformance kit on a Cell blade: 32-bit devices on dma_iommu_ops over the dynamic window
+ * (whose iommu_table, like pSeries', refuses a segment longer than the device's boundary — see
+ * cell.test.ts), 64-bit devices switched to dma_iommu_fixed_ops, and the IOMMU
+ * off (dma_direct_ops). iommu_fixed=weak is covered by cell.test.ts.
+ */
+
+const REFUSES_BOUNDARY = '[kernel refuses: reports sg-segment-across-boundary]';
+
+describe(`cell (4 GiB), dma_iommu_ops over the dynamic window ${REFUSES_BOUNDARY}`, () => {
+  describeDmaConformance({ arch, createMachine, machineOptions: { platform: 'cell' } });
+});
+
+describe('cell (4 GiB), 64-bit devices on dma_iommu_fixed_ops (strong)', () => {
+  describeDmaConformance({ arch, createMachine: withSixtyFourBitDevices, machineOptions: { platform: 'cell' } });
+});
+
+describe('cell (1 GiB), IOMMU off: dma_direct_ops', () => {
+  describeDmaConformance({ arch, createMachine, machineOptions: { platform: 'cell', memory: GIB } });
+});
