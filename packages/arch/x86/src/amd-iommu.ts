@@ -1,5 +1,6 @@
-import type { Machine } from '@kdma/dma-mapping/ops';
-import type { IommuDriver, IommuFaultInfo } from '@kdma/iommu';
+import type { Device } from '@kdma/dma-mapping';
+import { DeviceIoTlb, type Machine } from '@kdma/dma-mapping/ops';
+import { devIommu, type IommuDriver, type IommuFaultInfo } from '@kdma/iommu';
 import { IOAPIC_RANGE_SIZE, IOAPIC_RANGE_START, pciSlot } from './intel-iommu.js';
 
 /*
@@ -48,4 +49,14 @@ export function amdIommuDriver(_machine: Machine): IommuDriver {
     ],
     formatFault: amdIommuFaultMessage,
   };
+}
+
+/**
+ * `device_dma_ops_init` (drivers/iommu/amd_iommu.c): a device the IOMMU handles gets
+ * `amd_iommu_dma_ops` (today's `iommu_dma_ops`, already set by the probe); a passthrough one
+ * (`iommuPassthrough`) gets `nommu_dma_ops` — dma-direct that never bounces, since AMD-Vi turned
+ * swiotlb off (`swiotlb = 0`) and only brought it back for the devices it does not handle.
+ */
+export function amdIommuDeviceDmaOpsInit(dev: Device): void {
+  if (devIommu(dev) !== null && dev.dmaOps === null) dev.dmaIoTlbMem = new DeviceIoTlb(dev, null);
 }

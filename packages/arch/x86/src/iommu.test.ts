@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import {
   DMA_BIDIRECTIONAL,
+  DMA_MAPPING_ERROR,
   DMA_TO_DEVICE,
   dmaBitMask,
   dmaMapSgAttrs,
@@ -99,4 +100,61 @@ describe('x86 IOMMUs', () => {
     dmaUnmapSgAttrs(dev, sgl, 4, DMA_BIDIRECTIONAL);
     expect(m.iommu?.stats().pendingFlushes).toBe(1);
   });
+
+  it('AMD-Vi: passthrough devices get nommu (no bouncing), unhandled ones swiotlb, the rest iommu_dma_ops', () => {
+    const m = createMachine({ iommu: 'amd-iommu', iommuPassthrough: true, memory: 8 * GIB });
+    const pt = m.createDevice({ name: 'pt', dmaBits: 32 });
+    const outside = m.createDevice({ name: 'outside', dmaBits: 32, iommu: false });
+    const translated = m.createDevice({ name: 'translated', dmaBits: 32, iommu: true });
+    expect(getDmaOps(pt).name).toBe('dma-direct');
+    expect(getDmaOps(outside).name).toBe('dma-direct');
+    expect(getDmaOps(translated).name).toBe('iommu_dma_ops');
+    const pfn = m.mm.allocPages(0);
+    if (pfn === null) throw new Error('allocPages');
+    expect(pfn * PAGE).toBeGreaterThanOrEqual(4 * GIB);
+    const kva = m.mm.pageAddress(pfn);
+    // nommu_map_page: the passthrough device cannot reach it, and nothing bounces for it.
+    expect(dmaMapSingle(pt, kva, PAGE, DMA_TO_DEVICE)).toBe(DMA_MAPPING_ERROR);
+    // A device AMD-Vi does not handle brings swiotlb back ("unhandled && max_pfn > MAX_DMA32_PFN").
+    const bounced = dmaMapSingle(outside, kva, PAGE, DMA_TO_DEVICE);
+    expect(bounced).toBeLessThan(4 * GIB);
+    expect(m.swiotlb?.stats().bouncedToDevice).toBe(PAGE);
+    dmaUnmapSingle(outside, bounced, PAGE, DMA_TO_DEVICE);
+    expect(dmaMapSingle(translated, kva, PAGE, DMA_TO_DEVICE)).toBe(0xffff_f000);
+    // A 64-bit passthrough device reaches everything: the bus address is the physical address.
+    const wide = m.createDevice({ name: 'wide', dmaBits: 64 });
+    expect(dmaSetMaskAndCoherent(wide, dmaBitMask(64))).toBe(0);
+    expect(dmaMapSingle(wide, kva, PAGE, DMA_TO_DEVICE)).toBe(pfn * PAGE);
+  });
+
+  it('VT-d: under iommu=pt a device whose mask cannot cover memory leaves the identity domain at its first mapping', () => {
+    const m = createMachine({ iommu: 'intel-iommu', iommuPassthrough: true, memory: 8 * GIB });
+    const wide = m.createDevice({ name: 'nvme', dmaBits: 64 });
+    const narrow = m.createDevice({ name: 'uhci', dmaBits: 32 });
+    expect(dmaSetMaskAndCoherent(wide, dmaBitMask(64))).toBe(0);
+    expect(getDmaOps(wide).name).toBe('intel_dma_ops');
+    expect(getDmaOps(narrow).name).toBe('intel_dma_ops');
+    const pfn = m.mm.allocPages(0);
+    if (pfn === null) throw new Error('allocPages');
+    const data = pattern(PAGE, 3);
+    m.cpu.write(m.mm.pageAddress(pfn), data);
+    const kva = m.mm.pageAddress(pfn);
+    expect(dmaMapSingle(wide, kva, PAGE, DMA_TO_DEVICE)).toBe(pfn * PAGE);
+    expect(getDmaOps(wide).name).toBe('intel_dma_ops');
+    const addr = dmaMapSingle(narrow, kva, PAGE, DMA_TO_DEVICE);
+    expect(dmesg(m)).toContain('32bit 0000:00:02.0 uses non-identity mapping');
+    expect(getDmaOps(narrow).name).toBe('iommu_dma_ops');
+    expect(addr).toBe(0xffff_f000);
+    expect(firstDifference(narrow.hw.dmaRead(addr, PAGE), data)).toBe(-1);
+    dmaUnmapSingle(narrow, addr, PAGE, DMA_TO_DEVICE);
+    expect(() => narrow.hw.dmaRead(pfn * PAGE, 4)).toThrow(DmaFault);
+    // On a machine a 32-bit mask covers, the device stays identity-mapped.
+    const small = createMachine({ iommu: 'intel-iommu', iommuPassthrough: true });
+    const dev = small.createDevice({ name: 'uhci' });
+    const low = small.mm.kmalloc(64);
+    if (low === null) throw new Error('kmalloc');
+    expect(dmaMapSingle(dev, low, 64, DMA_TO_DEVICE)).toBe(small.mm.virtToPhys(low));
+    expect(getDmaOps(dev).name).toBe('intel_dma_ops');
+  });
 });
+

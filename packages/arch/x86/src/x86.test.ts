@@ -7,6 +7,10 @@ import {
   EIO,
   dmaAllocAttrs,
   dmaAllocCoherent,
+  dmaAllocPages,
+  dmaFreePages,
+  dmaSyncSingleForCpu,
+  dmaSyncSingleForDevice,
   dmaBitMask,
   dmaMapSingleAttrs,
   dmaMappingError,
@@ -17,7 +21,8 @@ import {
   dmaUnmapSingleAttrs,
 } from '@kdma/dma-mapping';
 import { firstDifference, pattern } from '@kdma/testkit';
-import { createMachine, e820Layout } from './index.js';
+import { getDmaOps } from '@kdma/dma-mapping/ops';
+import { arch, createMachine, e820Layout } from './index.js';
 
 const MIB = 2 ** 20;
 const GIB = 2 ** 30;
@@ -105,3 +110,47 @@ describe('x86: zones and masks', () => {
     dmaUnmapSingleAttrs(low, ok, 4096, DMA_FROM_DEVICE);
   });
 });
+
+describe('x86: the dma_map_ops it selects', () => {
+  it('names in arch facts every ops, IOMMU and platform a device can get', () => {
+    expect(arch.iommus).toEqual(['intel-iommu', 'amd-iommu', 'gart', 'calgary']);
+    expect(arch.platforms).toEqual(['pc', 'xen-pv']);
+    const seen = new Set<string>();
+    const GIB8 = 8 * GIB;
+    const machines = [
+      createMachine(),
+      createMachine({ iommu: 'intel-iommu' }),
+      createMachine({ iommu: 'intel-iommu', iommuPassthrough: true }),
+      createMachine({ iommu: 'gart', memory: GIB8 }),
+      createMachine({ iommu: 'calgary' }),
+      createMachine({ platform: 'xen-pv' }),
+    ];
+    for (const m of machines) seen.add(getDmaOps(m.createDevice({ name: 'dev' })).name);
+    expect([...seen].sort()).toEqual([...arch.ops].sort());
+    expect(machines.map((m) => m.iommu?.name ?? null)).toEqual([null, 'intel-iommu', 'intel-iommu', 'gart', 'calgary', null]);
+  });
+
+  it.each([
+    ['gart_dma_ops', { iommu: 'gart', memory: 8 * GIB }],
+    ['calgary_dma_ops', { iommu: 'calgary' }],
+    ['xen_swiotlb_dma_ops', { platform: 'xen-pv' }],
+  ] as const)('gives %s dma_alloc_pages through dma_common_alloc_pages', (name, options) => {
+    const m = createMachine({ dmaDebug: true, ...options });
+    const dev = m.createDevice({ name: 'cam' });
+    expect(getDmaOps(dev).name).toBe(name);
+    const size = 5 * 4096;
+    const pages = dmaAllocPages(dev, size, DMA_FROM_DEVICE);
+    if (pages === null) throw new Error('dmaAllocPages');
+    const frame = pattern(size, 9);
+    // The pages start out the CPU's: hand them to the device first.
+    dmaSyncSingleForDevice(dev, pages.dmaHandle, size, DMA_FROM_DEVICE);
+    dev.hw.dmaWrite(pages.dmaHandle, frame);
+    dmaSyncSingleForCpu(dev, pages.dmaHandle, size, DMA_FROM_DEVICE);
+    expect(firstDifference(m.cpu.read(m.mm.pageAddress(pages.pfn), size), frame)).toBe(-1);
+    const free = m.mm.stats().freePages;
+    dmaFreePages(dev, size, pages.pfn, pages.dmaHandle, DMA_FROM_DEVICE);
+    expect(m.mm.stats().freePages).toBe(free + 8);
+    expect(m.dmaDebug?.errors()).toEqual([]);
+  });
+});
+
