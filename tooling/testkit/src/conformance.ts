@@ -36,6 +36,7 @@ import { CpuFault, MmapError } from '@kdma/mm';
 import { sgAllocTableFromPages, sgCopyFromBuffer, sgCopyToBuffer, type SgTable } from '@kdma/scatterlist';
 import { describeDmaDebugConformance } from './dma-debug-conformance.js';
 import { firstDifference, pattern } from './patterns.js';
+import { CONFORMANCE_SUITE_SUFFIX } from './suite-titles.js';
 
 /** What the kit needs to know about an arch package. */
 export interface ConformanceOptions {
@@ -66,7 +67,7 @@ export function describeDmaConformance(options: ConformanceOptions): void {
   const { arch } = options;
   const machine = (extra: MachineOptions = {}) => options.createMachine({ dmaDebug: true, ...options.machineOptions, ...extra });
 
-  describe(`${arch.name}: DMA API conformance`, () => {
+  describe(`${arch.name}${CONFORMANCE_SUITE_SUFFIX}`, () => {
     for (const coherent of coherenceVariants(arch)) {
       const label = coherent === undefined ? 'default device' : coherent ? 'coherent device' : 'non-coherent device';
       const device = (m: Machine, extra: Partial<Parameters<Machine['createDevice']>[0]> = {}) =>

@@ -18,6 +18,7 @@ import {
 import type { Machine } from '@kdma/dma-mapping/ops';
 import { sgAllocTableFromPages, type SgTable } from '@kdma/scatterlist';
 import type { ConformanceOptions } from './conformance.js';
+import { DMA_DEBUG_SUITE_SUFFIX } from './suite-titles.js';
 
 interface Scene {
   readonly m: Machine;
@@ -159,7 +160,7 @@ export function describeDmaDebugConformance(options: ConformanceOptions): void {
     return { m, dev, kva, size };
   };
 
-  describe(`${options.arch.name}: dma-debug`, () => {
+  describe(`${options.arch.name}${DMA_DEBUG_SUITE_SUFFIX}`, () => {
     it.each(Object.keys(misuses) as DmaDebugErrorKind[])('reports %s', (kind) => {
       const s = scene();
       misuses[kind](s);
