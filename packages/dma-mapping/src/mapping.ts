@@ -29,8 +29,16 @@ const ZONE_GFP = GFP_DMA | GFP_DMA32 | __GFP_HIGHMEM;
  */
 function withoutOwnershipChecks(dev: Device, fn: () => void): void {
   const debug = dev.machine.dmaDebug;
-  if (debug === null) fn();
-  else debug.suppress(fn);
+  if (debug === null) {
+    fn();
+    return;
+  }
+  debug.enterSuppress();
+  try {
+    fn();
+  } finally {
+    debug.exitSuppress();
+  }
 }
 
 /**
@@ -390,8 +398,17 @@ export function dmaUnmapPageAttrs(dev: Device, addr: number, size: number, dir: 
   const debug = machine.dmaDebug;
   // DMA_MAPPING_ERROR is no mapping: nothing to undo, but dma-debug reports the attempt.
   if (addr !== DMA_MAPPING_ERROR && ops.unmapPage !== undefined) {
-    if (debug === null) ops.unmapPage(dev, addr, size, direction, flags);
-    else debug.suppress(() => ops.unmapPage?.(dev, addr, size, direction, flags));
+    if (debug === null) {
+      ops.unmapPage(dev, addr, size, direction, flags);
+    } else {
+      // No closure on the hot path: suppress around the call instead of wrapping it.
+      debug.enterSuppress();
+      try {
+        ops.unmapPage(dev, addr, size, direction, flags);
+      } finally {
+        debug.exitSuppress();
+      }
+    }
   }
   if (debug !== null) debug.unmapPage(dev, addr, size, direction);
 }

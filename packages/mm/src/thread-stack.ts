@@ -57,9 +57,16 @@ export class ThreadStacks {
     this.perOrder[order] = (this.perOrder[order] as number) - 1;
   }
 
-  /** object_is_on_stack() for any live stack. */
+  /**
+   * object_is_on_stack() for any live stack. Kept tiny (the lookup is out of line) so that callers
+   * on hot paths, such as dma-debug's map-time check, inline it and pay nothing without stacks.
+   */
   isStackAddress(kva: number): boolean {
-    if (this.stacks.size === 0 || !(kva >= PAGE_OFFSET)) return false;
+    return this.stacks.size !== 0 && this.isOnLiveStack(kva);
+  }
+
+  private isOnLiveStack(kva: number): boolean {
+    if (!(kva >= PAGE_OFFSET)) return false;
     const pfn = Math.floor((kva - PAGE_OFFSET) / this.pageSize);
     for (let order = 0; order <= this.highestOrder; order++) {
       if (this.perOrder[order] === 0) continue;

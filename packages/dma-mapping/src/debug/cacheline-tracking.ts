@@ -12,8 +12,11 @@ export const ACTIVE_CACHELINE_MAX_OVERLAP = 7;
 const CACHE_CLEAN_ATTRS = DMA_ATTR_DEBUGGING_IGNORE_CACHELINES | DMA_ATTR_REQUIRE_COHERENT;
 
 interface ActiveCacheline {
-  /** The entry the radix tree slot points at: the first mapping of the line. */
-  first: DmaDebugEntry;
+  /**
+   * The attributes of the entry the radix tree slot points at (the first mapping of the line),
+   * copied: entries are recycled once unmapped, so the slot keeps no reference to one.
+   */
+  firstAttrs: number;
   /** Mappings beyond the first (0..7), or −1 for an idle slot kept for reuse. */
   overlap: number;
 }
@@ -60,23 +63,33 @@ export class ActiveCachelines {
    * carrying `DMA_ATTR_DEBUGGING_IGNORE_CACHELINES` or `DMA_ATTR_REQUIRE_COHERENT`).
    */
   insert(entry: DmaDebugEntry): CachelineInsertResult {
+    // Small enough to inline into every map, with the line work out of line.
     if (entry.direction === DMA_TO_DEVICE || entry.paddr === null) return 'skipped';
-    const cln = this.cachelineOf(entry.paddr);
+    return this.insertLine(entry, entry.paddr);
+  }
+
+  private insertLine(entry: DmaDebugEntry, paddr: number): CachelineInsertResult {
+    const cln = this.cachelineOf(paddr);
     entry.cacheline = cln;
     const line = this.lines.get(cln);
     if (line === undefined) {
-      this.lines.set(cln, { first: entry, overlap: 0 });
+      this.lines.set(cln, { firstAttrs: entry.attrs, overlap: 0 });
       return 'inserted';
     }
     if (line.overlap < 0) {
-      line.first = entry;
+      line.firstAttrs = entry.attrs;
       line.overlap = 0;
       this.idle--;
       return 'inserted';
     }
+    return this.insertOverlap(entry, line, cln);
+  }
+
+  /** The second and later live mappings of a line. */
+  private insertOverlap(entry: DmaDebugEntry, line: ActiveCacheline, cln: number): CachelineInsertResult {
     this.incOverlap(line, cln);
     if ((entry.attrs & DMA_ATTR_SKIP_CPU_SYNC) !== 0) return 'exempt-overlap';
-    if ((entry.attrs & CACHE_CLEAN_ATTRS) !== 0 && (line.first.attrs & CACHE_CLEAN_ATTRS) !== 0) return 'exempt-overlap';
+    if ((entry.attrs & CACHE_CLEAN_ATTRS) !== 0 && (line.firstAttrs & CACHE_CLEAN_ATTRS) !== 0) return 'exempt-overlap';
     return 'overlap';
   }
 
@@ -96,8 +109,10 @@ export class ActiveCachelines {
    * kernel, a line whose counter saturated is released early (after 8 unmaps).
    */
   remove(entry: DmaDebugEntry): void {
-    const cln = entry.cacheline;
-    if (cln === null) return;
+    if (entry.cacheline !== null) this.removeLine(entry, entry.cacheline);
+  }
+
+  private removeLine(entry: DmaDebugEntry, cln: number): void {
     entry.cacheline = null;
     const line = this.lines.get(cln);
     if (line === undefined || line.overlap < 0) return;

@@ -85,4 +85,11 @@ export interface DmaDebug extends DmaDebugHooks {
    * driver's buffer, and are the protocol, not a violation).
    */
   suppress<T>(fn: () => T): T;
+  /**
+   * `suppress` without a closure, for hot paths: the sanitizer is off until the matching
+   * `exitSuppress`, which belongs in a `finally` (calls nest).
+   */
+  enterSuppress(): void;
+  /** Ends the innermost `enterSuppress`. */
+  exitSuppress(): void;
 }

@@ -2,7 +2,9 @@ import { beforeEach, describe, expect, it } from '@jest/globals';
 import { NO_KERNEL_MAPPING_BASE } from '@kdma/mm';
 import { sgAllocTable, sgSetPage, type Scatterlist } from '@kdma/scatterlist';
 import {
+  DMA_ATTR_DEBUGGING_IGNORE_CACHELINES,
   DMA_ATTR_NO_KERNEL_MAPPING,
+  DMA_ATTR_REQUIRE_COHERENT,
   DMA_ATTR_SKIP_CPU_SYNC,
   DMA_BIDIRECTIONAL,
   DMA_FROM_DEVICE,
@@ -61,6 +63,13 @@ function pages(order: number): number {
 /** A mapped, checked single buffer. */
 function mapChecked(size: number, dir: typeof DMA_TO_DEVICE | typeof DMA_FROM_DEVICE | typeof DMA_BIDIRECTIONAL): number {
   const addr = dmaMapSingle(dev, kmalloc(size), size, dir);
+  expect(dmaMappingError(dev, addr)).toBe(0);
+  return addr;
+}
+
+/** A mapped, checked single mapping of `kva`. */
+function mapCheckedAt(kva: number, size: number, dir: typeof DMA_TO_DEVICE | typeof DMA_FROM_DEVICE): number {
+  const addr = dmaMapSingle(dev, kva, size, dir);
   expect(dmaMappingError(dev, addr)).toBe(0);
   return addr;
 }
@@ -422,6 +431,62 @@ describe('map checks', () => {
     const warnings = machine.hw.dmesg.entries().filter((entry) => entry.message.includes('overlapping mappings of cacheline'));
     expect(warnings.map((entry) => entry.message)).toEqual([`DMA-API: exceeded 7 overlapping mappings of cacheline ${a16(line)}`]);
     expect(reports()).toEqual([]);
+  });
+});
+
+describe('recycled entries (the free list)', () => {
+  it('a remap after many checked cycles starts clean: an unchecked map is reported on unmap', () => {
+    const kva = kmalloc(256);
+    for (let i = 0; i < 3; i++) {
+      const checked = dmaMapSingle(dev, kva, 256, DMA_TO_DEVICE);
+      expect(dmaMappingError(dev, checked)).toBe(0);
+      dmaUnmapSingle(dev, checked, 256, DMA_TO_DEVICE);
+    }
+    const addr = dmaMapSingle(dev, kva, 256, DMA_TO_DEVICE);
+    dmaUnmapSingle(dev, addr, 256, DMA_TO_DEVICE);
+    only('map-error-not-checked', `device driver failed to check map error[device address=${a16(addr)}] [size=256 bytes] [mapped as single]`);
+    expect(debug.activeEntries).toBe(0);
+  });
+
+  it('a recycled record is watched again, and only as its new mapping', () => {
+    const first = kmalloc(4096);
+    const second = kmalloc(4096);
+    const a = mapCheckedAt(first, 128, DMA_FROM_DEVICE);
+    dmaUnmapSingle(dev, a, 128, DMA_FROM_DEVICE);
+    mapCheckedAt(second, 128, DMA_FROM_DEVICE);
+    machine.cpu.write(first, new Uint8Array(8));
+    expect(reports()).toEqual([]);
+    machine.cpu.write(second + 64, new Uint8Array(8));
+    expect(reports().map((r) => r.kind)).toEqual(['cpu-access-device-owned']);
+  });
+
+  it('a cache line keeps the attributes of its first mapping after that entry is reused', () => {
+    const kva = kmalloc(64);
+    const elsewhere = kmalloc(256);
+    const a = dmaMapSingleAttrs(dev, kva, 16, DMA_FROM_DEVICE, DMA_ATTR_REQUIRE_COHERENT);
+    dmaMappingError(dev, a);
+    dmaMapSingleAttrs(dev, kva + 16, 16, DMA_FROM_DEVICE, DMA_ATTR_DEBUGGING_IGNORE_CACHELINES);
+    dmaUnmapSingle(dev, a, 16, DMA_FROM_DEVICE);
+    // The freed entry comes back for this mapping, with other attributes and another line.
+    mapCheckedAt(elsewhere, 256, DMA_FROM_DEVICE);
+    dmaMapSingleAttrs(dev, kva + 32, 16, DMA_FROM_DEVICE, DMA_ATTR_DEBUGGING_IGNORE_CACHELINES);
+    expect(reports()).toEqual([]);
+  });
+});
+
+describe('enterSuppress / exitSuppress', () => {
+  it('silence the sanitizer until the matching exit, nested like suppress', () => {
+    const kva = kmalloc(128);
+    mapCheckedAt(kva, 128, DMA_FROM_DEVICE);
+    debug.enterSuppress();
+    debug.enterSuppress();
+    machine.cpu.write(kva, new Uint8Array(4));
+    debug.exitSuppress();
+    machine.cpu.write(kva, new Uint8Array(4));
+    debug.exitSuppress();
+    expect(reports()).toEqual([]);
+    machine.cpu.write(kva, new Uint8Array(4));
+    expect(reports().map((r) => r.kind)).toEqual(['cpu-access-device-owned']);
   });
 });
 

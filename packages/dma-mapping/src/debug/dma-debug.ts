@@ -5,20 +5,23 @@ import {
   dmaDirectionName,
   type DmaDataDirection,
 } from '@kdma/dma-attrs';
-import type { Mm } from '@kdma/mm';
+import { PAGE_OFFSET, type Mm } from '@kdma/mm';
 import type { Scatterlist } from '@kdma/scatterlist';
 import type { Device } from '../device.js';
 import { DMA_MAPPING_ERROR, getDmaOps } from '../dma-map-ops.js';
 import type { Machine } from '../machine.js';
 import { ActiveCachelines } from './cacheline-tracking.js';
 import {
+  DmaDebugEntryPool,
+  PREALLOC_DMA_DEBUG_ENTRIES,
   MAP_ERR_CHECK_NOT_APPLICABLE,
   MAP_ERR_CHECKED,
   MAP_ERR_NOT_CHECKED,
-  makeEntry,
   type DmaDebugEntry,
+  type DmaDebugRecord,
   type DmaDebugRef,
   type DmaDebugType,
+  type MapErrType,
 } from './dma-debug-entry.js';
 import { hex016, ptr } from './dma-debug-format.js';
 import type { DmaDebug, DmaDebugError, DmaDebugErrorKind } from './dma-debug-hooks.js';
@@ -26,6 +29,9 @@ import { DmaDebugHash } from './hash-bucket.js';
 import { DmaOwnership, OwnershipSanitizer, type DmaOwner } from './ownership-sanitizer.js';
 
 const SG: DmaDebugType = 'scather-gather';
+
+/** The lookup reference, refilled for every call (the kernel's on-stack `struct dma_debug_entry ref`). */
+type ScratchRef = { -readonly [K in keyof DmaDebugRef]: DmaDebugRef[K] };
 
 /**
  * kernel/dma/debug.c (`CONFIG_DMA_API_DEBUG`): every mapping and allocation is recorded in a hash
@@ -51,13 +57,32 @@ export class DmaApiDebug implements DmaDebug {
   private readonly mm: Mm;
   private readonly pageSize: number;
   private readonly hash = new DmaDebugHash();
+  private readonly entries = new DmaDebugEntryPool();
+  /** Ownership records whose mapping is gone, for reuse (the entries' free list has its own). */
+  private readonly freeOwnership: DmaOwnership[] = [];
   private readonly cachelines: ActiveCachelines;
   private readonly sanitizer: OwnershipSanitizer;
   private readonly reports: DmaDebugError[] = [];
+  /** Only one lookup is in flight at a time, and nothing keeps the reference: one object serves all. */
+  private readonly scratch: ScratchRef;
+  /**
+   * `_text.._etext` and `__start_rodata..__end_rodata` as physical addresses, read once (the
+   * image never moves, and lies in the linear map): the map-time check compares small numbers.
+   */
+  private readonly textStart: number;
+  private readonly textEnd: number;
+  private readonly rodataStart: number;
+  private readonly rodataEnd: number;
 
   constructor(private readonly machine: Machine) {
     this.mm = machine.mm;
     this.pageSize = machine.pageSize;
+    const { text, rodata } = this.mm.kernelImage;
+    this.textStart = text.start - PAGE_OFFSET;
+    this.textEnd = text.end - PAGE_OFFSET;
+    this.rodataStart = rodata.start - PAGE_OFFSET;
+    this.rodataEnd = rodata.end - PAGE_OFFSET;
+    this.scratch = { dev: null as unknown as Device, devAddr: 0, size: 0, type: 'single', direction: DMA_BIDIRECTIONAL, sgCallEnts: 0, paddr: null, cpuAddr: null };
     this.cachelines = new ActiveCachelines(machine.hw.cacheLineSize, (message) => machine.hw.dmesg.printk('warn', `DMA-API: ${message}`));
     this.sanitizer = new OwnershipSanitizer(this.pageSize, (dev, kind, message) => this.err(dev, kind, message));
     // Subscribed once, for the machine's life: the listener returns at once while nothing is mapped.
@@ -79,7 +104,22 @@ export class DmaApiDebug implements DmaDebug {
    * buffers (swiotlb's bounce copies) in it, since those are the protocol, not a violation.
    */
   suppress<T>(fn: () => T): T {
-    return this.sanitizer.suppress(fn);
+    this.sanitizer.enter();
+    try {
+      return fn();
+    } finally {
+      this.sanitizer.exit();
+    }
+  }
+
+  /** `suppress` without a closure, for the hot paths: pair every call with `exitSuppress` in a `finally`. */
+  enterSuppress(): void {
+    this.sanitizer.enter();
+  }
+
+  /** Ends the innermost `enterSuppress`. */
+  exitSuppress(): void {
+    this.sanitizer.exit();
   }
 
   /** `err_printk`. */
@@ -93,21 +133,79 @@ export class DmaApiDebug implements DmaDebug {
   /** `add_dma_entry`: the hash, then the active-cacheline check. */
   private addEntry(entry: DmaDebugEntry): void {
     this.hash.add(entry);
-    if (this.cachelines.insert(entry) === 'overlap') {
-      this.err(entry.dev, 'cacheline-overlap', "cacheline tracking EEXIST, overlapping mappings aren't supported");
-    }
+    if (this.cachelines.insert(entry) === 'overlap') this.reportCachelineOverlap(entry.dev);
+  }
+
+  private reportCachelineOverlap(dev: Device): void {
+    this.err(dev, 'cacheline-overlap', "cacheline tracking EEXIST, overlapping mappings aren't supported");
   }
 
   /** `hash_bucket_del` + `dma_entry_free`. */
   private removeEntry(entry: DmaDebugEntry): void {
     this.hash.remove(entry);
+    this.releaseEntry(entry);
+  }
+
+  /** `dma_entry_free` of an entry already out of the hash: the cacheline, the sanitizer, the pools. */
+  private releaseEntry(entry: DmaDebugEntry): void {
     this.cachelines.remove(entry);
-    if (entry.ownership !== null) this.sanitizer.untrack(entry.ownership);
+    const ownership = entry.ownership;
+    if (ownership !== null) {
+      this.sanitizer.untrack(ownership);
+      ownership.refs--;
+      // An sg list's shared record, once its last entry is gone (a single mapping's record is the
+      // entry itself, and goes back with it).
+      if (ownership.refs === 0 && ownership !== (entry as object) && this.freeOwnership.length < PREALLOC_DMA_DEBUG_ENTRIES) {
+        this.freeOwnership.push(ownership);
+      }
+    }
+    // Every entry comes from the pool (`newEntry`, `entries.alloc`).
+    this.entries.release(entry as DmaDebugRecord);
+  }
+
+  /** `releaseEntry` of a single or page mapping, which is its own ownership record. */
+  private releaseSingle(entry: DmaDebugRecord): void {
+    this.cachelines.remove(entry);
+    this.sanitizer.untrack(entry);
+    this.entries.release(entry);
+  }
+
+  /** An ownership record for a new streaming mapping, recycled when one is free. */
+  private newOwnership(dev: Device, type: DmaDebugType, devAddr: number, size: number, dir: DmaDataDirection, owner: DmaOwner, ranges: number[]): DmaOwnership {
+    const record = this.freeOwnership.pop();
+    if (record === undefined) return new DmaOwnership(dev, type, devAddr, size, dir, ranges, owner);
+    record.reuse(dev, type, devAddr, size, dir, owner);
+    record.ranges = ranges;
+    return record;
+  }
+
+  /** `dma_entry_alloc` for a new record. */
+  private newEntry(
+    dev: Device,
+    type: DmaDebugType,
+    devAddr: number,
+    size: number,
+    direction: DmaDataDirection,
+    sgCallEnts: number,
+    paddr: number | null,
+    cpuAddr: number | null,
+    sgMappedEnts: number,
+    mapErrType: MapErrType,
+    attrs: number,
+    ownership: DmaOwnership | null,
+  ): DmaDebugEntry {
+    if (ownership !== null) ownership.refs++;
+    return this.entries.alloc(dev, type, devAddr, size, direction, sgCallEnts, paddr, cpuAddr, sgMappedEnts, mapErrType, attrs, ownership);
   }
 
   /** `dma_mapping_error()` as debug.c calls it: the all-ones value, or an old ops' own test. */
   private isMappingError(dev: Device, addr: number): boolean {
-    return addr === DMA_MAPPING_ERROR || getDmaOps(dev).mappingError?.(dev, addr) === true;
+    return addr === DMA_MAPPING_ERROR || this.opsMappingError(dev, addr);
+  }
+
+  /** An old ops' own `mapping_error` test (none in today's kernels). */
+  private opsMappingError(dev: Device, addr: number): boolean {
+    return getDmaOps(dev).mappingError?.(dev, addr) === true;
   }
 
   private ref(
@@ -120,7 +218,16 @@ export class DmaApiDebug implements DmaDebug {
     paddr: number | null = null,
     cpuAddr: number | null = null,
   ): DmaDebugRef {
-    return { dev, type, devAddr, size, direction, sgCallEnts, paddr, cpuAddr };
+    const ref = this.scratch;
+    ref.dev = dev;
+    ref.type = type;
+    ref.devAddr = devAddr;
+    ref.size = size;
+    ref.direction = direction;
+    ref.sgCallEnts = sgCallEnts;
+    ref.paddr = paddr;
+    ref.cpuAddr = cpuAddr;
+    return ref;
   }
 
   // ---- Map-time area checks
@@ -130,18 +237,27 @@ export class DmaApiDebug implements DmaDebug {
    * stack it is not even physically contiguous. Stacks here are linear-mapped, so the kernel's
    * direct-mapped message applies. Only the start address is tested, as in the kernel.
    */
-  private checkForStack(dev: Device, pfn: number, offset: number): void {
-    const kva = this.mm.pageAddress(pfn) + offset;
-    if (this.mm.isStackAddress(kva)) this.err(dev, 'map-stack', `device driver maps memory from stack [addr=${ptr(kva)}]`);
+  private checkForStack(dev: Device, paddr: number): void {
+    if (this.mm.isStackAddress(PAGE_OFFSET + paddr)) this.reportStack(dev, PAGE_OFFSET + paddr);
   }
 
-  /** `check_for_illegal_area`: text and rodata may be read-only or shared with other mappings. */
-  private checkForIllegalArea(dev: Device, kva: number, len: number): void {
-    const { text, rodata } = this.mm.kernelImage;
-    const end = kva + len;
-    if ((kva < text.end && end > text.start) || (kva < rodata.end && end > rodata.start)) {
-      this.err(dev, 'map-kernel-text', `device driver maps memory from kernel text or rodata [addr=${ptr(kva)}] [len=${len}]`);
+  private reportStack(dev: Device, kva: number): void {
+    this.err(dev, 'map-stack', `device driver maps memory from stack [addr=${ptr(kva)}]`);
+  }
+
+  /**
+   * `check_for_illegal_area`: text and rodata may be read-only or shared with other mappings.
+   * Compared by physical address (the linear map is `PAGE_OFFSET + paddr`), reported by `kva`.
+   */
+  private checkForIllegalArea(dev: Device, paddr: number, len: number): void {
+    const end = paddr + len;
+    if ((paddr < this.textEnd && end > this.textStart) || (paddr < this.rodataEnd && end > this.rodataStart)) {
+      this.reportIllegalArea(dev, PAGE_OFFSET + paddr, len);
     }
+  }
+
+  private reportIllegalArea(dev: Device, kva: number, len: number): void {
+    this.err(dev, 'map-kernel-text', `device driver maps memory from kernel text or rodata [addr=${ptr(kva)}] [len=${len}]`);
   }
 
   /**
@@ -174,9 +290,13 @@ export class DmaApiDebug implements DmaDebug {
    * both tests, so it gets both reports, as in the kernel.
    */
   mapSingle(dev: Device, kva: number, size: number): void {
-    if (!this.mm.virtAddrValid(kva)) {
-      this.err(dev, 'map-invalid-area', `device driver maps memory from invalid area [addr=${ptr(kva)}] [len=${size}]`);
-    }
+    // A valid linear-map address is never a vmalloc one (the linear map ends where vmalloc begins).
+    if (!this.mm.virtAddrValid(kva)) this.reportMapSingleArea(dev, kva, size);
+  }
+
+  /** The reports of `mapSingle`, kept out of the hot function. */
+  private reportMapSingleArea(dev: Device, kva: number, size: number): void {
+    this.err(dev, 'map-invalid-area', `device driver maps memory from invalid area [addr=${ptr(kva)}] [len=${size}]`);
     if (this.mm.isVmallocAddress(kva)) {
       this.err(dev, 'map-vmalloc', `device driver maps memory from vmalloc area [addr=${ptr(kva)}] [len=${size}]`);
     }
@@ -186,14 +306,15 @@ export class DmaApiDebug implements DmaDebug {
 
   /** `debug_dma_map_page`: a single entry that must be checked with `dma_mapping_error`. */
   mapPage(dev: Device, pfn: number, offset: number, size: number, dir: DmaDataDirection, dmaAddr: number, attrs: number): void {
-    if (this.isMappingError(dev, dmaAddr)) return;
+    if (dmaAddr === DMA_MAPPING_ERROR || this.opsMappingError(dev, dmaAddr)) return;
+    // The map succeeded, so the page is RAM, which the linear map covers: the area checks work on
+    // the physical address (`page_address` is `PAGE_OFFSET + paddr`).
     const paddr = pfn * this.pageSize + offset;
-    const ownership = new DmaOwnership(dev, 'single', dmaAddr, size, dir, [paddr, size], 'device');
-    const entry = makeEntry(this.ref(dev, 'single', dmaAddr, size, dir, 0, paddr), 0, MAP_ERR_NOT_CHECKED, attrs, ownership);
-    this.checkForStack(dev, pfn, offset);
-    this.checkForIllegalArea(dev, this.mm.pageAddress(pfn) + offset, size);
+    const entry = this.entries.allocSingle(dev, dmaAddr, size, dir, paddr, attrs);
+    this.checkForStack(dev, paddr);
+    this.checkForIllegalArea(dev, paddr, size);
     this.addEntry(entry);
-    this.sanitizer.track(ownership);
+    this.sanitizer.track(entry);
   }
 
   /**
@@ -201,7 +322,9 @@ export class DmaApiDebug implements DmaDebug {
    * fit, since the same buffer may be mapped twice without an IOMMU).
    */
   mappingError(dev: Device, dmaAddr: number): void {
-    for (const entry of this.hash.bucketOf(dmaAddr)) {
+    const bucket = this.hash.bucketOf(dmaAddr);
+    for (let i = 0; i < bucket.length; i++) {
+      const entry = bucket[i] as DmaDebugEntry;
       if (entry.devAddr !== dmaAddr || entry.dev !== dev) continue;
       if (entry.mapErrType === MAP_ERR_NOT_CHECKED) {
         entry.mapErrType = MAP_ERR_CHECKED;
@@ -212,6 +335,20 @@ export class DmaApiDebug implements DmaDebug {
 
   /** `debug_dma_unmap_page`. */
   unmapPage(dev: Device, dmaAddr: number, size: number, dir: DmaDataDirection): void {
+    // The common case first, without building a reference: the best-fit lookup's first perfect
+    // match (same device, address, size, type and direction) is the entry, and a checked single
+    // mapping that matches has nothing to report.
+    const bucket = this.hash.bucketOf(dmaAddr);
+    for (let i = 0; i < bucket.length; i++) {
+      const entry = bucket[i] as DmaDebugEntry;
+      if (entry.devAddr !== dmaAddr || entry.dev !== dev) continue;
+      if (entry.size !== size || entry.type !== 'single' || entry.direction !== dir || entry.sgCallEnts !== 0) continue;
+      if (entry.mapErrType === MAP_ERR_NOT_CHECKED) break;
+      this.hash.removeAt(bucket, i);
+      // A single mapping's entry is its own ownership record (`setSingle`).
+      this.releaseSingle(entry as DmaDebugRecord);
+      return;
+    }
     this.checkUnmap(this.ref(dev, 'single', dmaAddr, size, dir));
   }
 
@@ -242,23 +379,19 @@ export class DmaApiDebug implements DmaDebug {
     let mappedSize = 0;
     for (let i = 0; i < nents; i++) {
       const sg = sgl[i] as Scatterlist;
-      this.checkForStack(dev, sg.pfn, sg.offset);
-      this.checkForIllegalArea(dev, this.mm.pageAddress(sg.pfn) + sg.offset, sg.length);
-      ranges.push(sg.pfn * this.pageSize + sg.offset, sg.length);
+      // `page_address` (it also rejects a pfn beyond the linear map), then the physical address.
+      const paddr = this.mm.pageAddress(sg.pfn) - PAGE_OFFSET + sg.offset;
+      this.checkForStack(dev, paddr);
+      this.checkForIllegalArea(dev, paddr, sg.length);
+      ranges.push(paddr, sg.length);
       if (i < mappedEnts) mappedSize += sg.dmaLength;
     }
     const first = sgl[0] as Scatterlist;
-    const ownership = new DmaOwnership(dev, SG, first.dmaAddress, mappedSize, dir, ranges, owner);
+    const ownership = this.newOwnership(dev, SG, first.dmaAddress, mappedSize, dir, owner, ranges);
     for (let i = 0; i < mappedEnts; i++) {
       const sg = sgl[i] as Scatterlist;
       const paddr = sg.pfn * this.pageSize + sg.offset;
-      const entry = makeEntry(
-        this.ref(dev, SG, sg.dmaAddress, sg.dmaLength, dir, nents, paddr),
-        mappedEnts,
-        MAP_ERR_CHECK_NOT_APPLICABLE,
-        attrs,
-        ownership,
-      );
+      const entry = this.newEntry(dev, SG, sg.dmaAddress, sg.dmaLength, dir, nents, paddr, null, mappedEnts, MAP_ERR_CHECK_NOT_APPLICABLE, attrs, ownership);
       this.checkSgSegment(dev, sg);
       this.addEntry(entry);
     }
@@ -295,8 +428,7 @@ export class DmaApiDebug implements DmaDebug {
    */
   allocCoherent(dev: Device, size: number, dmaHandle: number, cpuAddr: number, attrs: number): void {
     const paddr = this.coherentPhys(cpuAddr);
-    const ref = this.ref(dev, 'coherent', dmaHandle, size, DMA_BIDIRECTIONAL, 0, paddr, cpuAddr);
-    this.addEntry(makeEntry(ref, 0, MAP_ERR_CHECK_NOT_APPLICABLE, attrs, null));
+    this.addEntry(this.newEntry(dev, 'coherent', dmaHandle, size, DMA_BIDIRECTIONAL, 0, paddr, cpuAddr, 0, MAP_ERR_CHECK_NOT_APPLICABLE, attrs, null));
   }
 
   /** `virt_to_phys` or `vmalloc_to_pfn` + `offset_in_page`, as debug.c records a coherent buffer. */
@@ -313,8 +445,7 @@ export class DmaApiDebug implements DmaDebug {
 
   /** `debug_dma_map_resource`: MMIO of another device; not watched by the sanitizer. */
   mapResource(dev: Device, physAddr: number, size: number, dir: DmaDataDirection, dmaAddr: number, attrs: number): void {
-    const ref = this.ref(dev, 'resource', dmaAddr, size, dir, 0, physAddr);
-    this.addEntry(makeEntry(ref, 0, MAP_ERR_NOT_CHECKED, attrs, null));
+    this.addEntry(this.newEntry(dev, 'resource', dmaAddr, size, dir, 0, physAddr, null, 0, MAP_ERR_NOT_CHECKED, attrs, null));
   }
 
   /** `debug_dma_unmap_resource`. */
@@ -359,10 +490,13 @@ export class DmaApiDebug implements DmaDebug {
   /** `debug_dma_alloc_pages` (v5.10): a "noncoherent" entry, owned by the CPU until synced for the device. */
   allocPages(dev: Device, pfn: number, size: number, dir: DmaDataDirection, dmaAddr: number, attrs: number): void {
     const paddr = pfn * this.pageSize;
-    const ownership = new DmaOwnership(dev, 'noncoherent', dmaAddr, size, dir, [paddr, size], 'cpu');
-    const ref = this.ref(dev, 'noncoherent', dmaAddr, size, dir, 0, paddr);
-    this.addEntry(makeEntry(ref, 0, MAP_ERR_CHECK_NOT_APPLICABLE, attrs, ownership));
-    this.sanitizer.track(ownership);
+    const entry = this.entries.allocSingle(dev, dmaAddr, size, dir, paddr, attrs);
+    // A single piece like a page mapping, but its own type, no mapping-error check, and the CPU's first.
+    entry.type = 'noncoherent';
+    entry.mapErrType = MAP_ERR_CHECK_NOT_APPLICABLE;
+    entry.owner = 'cpu';
+    this.addEntry(entry);
+    this.sanitizer.track(entry);
   }
 
   /** `debug_dma_free_pages`. */

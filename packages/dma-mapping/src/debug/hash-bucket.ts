@@ -8,19 +8,15 @@ const BUCKET_SPAN = 2 ** HASH_FN_SHIFT;
 
 /**
  * `hash_fn`: `(dev_addr >> 13) & (HASH_SIZE - 1)`, by division so that addresses above 2^32 keep
- * their bits. `DMA_MAPPING_ERROR` (−1, the kernel's all-ones) lands in the last bucket, as ~0 does.
+ * their bits. `DMA_MAPPING_ERROR` (−1, the kernel's all-ones) lands in the last bucket, as ~0 does:
+ * adding `HASH_SIZE` first keeps the quotient positive (exact, as addresses are below 2^52).
+ * Written with literals so that it stays small enough for V8 to inline it everywhere.
  */
 export function hashFn(devAddr: number): number {
-  const index = Math.floor(devAddr / BUCKET_SPAN) % HASH_SIZE;
-  return index < 0 ? index + HASH_SIZE : index;
+  return Math.floor(devAddr / 8192 + 16384) % 16384;
 }
 
 type MatchFn = (ref: DmaDebugRef, entry: DmaDebugEntry) => boolean;
-
-/** `exact_match`: same device, same start address. */
-function exactMatch(ref: DmaDebugRef, entry: DmaDebugEntry): boolean {
-  return entry.devAddr === ref.devAddr && entry.dev === ref.dev;
-}
 
 /** `containing_match`: same device, and the entry covers the whole referenced range. */
 function containingMatch(ref: DmaDebugRef, entry: DmaDebugEntry): boolean {
@@ -32,25 +28,36 @@ function startMatch(ref: DmaDebugRef, entry: DmaDebugEntry): boolean {
   return entry.dev === ref.dev && entry.devAddr <= ref.devAddr && ref.devAddr < entry.devAddr + entry.size;
 }
 
+/** The best-fit score: one point each for equal size, type, direction and sg_call_ents. */
+function matchLevel(ref: DmaDebugRef, entry: DmaDebugEntry): number {
+  let level = 0;
+  if (entry.size === ref.size) level++;
+  if (entry.type === ref.type) level++;
+  if (entry.direction === ref.direction) level++;
+  if (entry.sgCallEnts === ref.sgCallEnts) level++;
+  return level;
+}
+
+const NO_ENTRIES: readonly DmaDebugEntry[] = Object.freeze([]);
+
 /**
  * `__hash_bucket_find`: best fit, not first fit, because without an IOMMU the same buffer mapped
  * twice gives two entries with one device address. Each match scores one point for equal size,
  * type, direction and sg_call_ents; a perfect 4 wins at once, otherwise the best scorer wins only
- * if it was the sole match (several imperfect matches are ambiguous: null).
+ * if it was the sole match (several imperfect matches are ambiguous: null). `match` null is
+ * `exact_match` (same device, same start address), written in because every unmap runs it.
  */
-function bucketFind(bucket: readonly DmaDebugEntry[] | undefined, ref: DmaDebugRef, match: MatchFn): DmaDebugEntry | null {
+function bucketFind(bucket: readonly DmaDebugEntry[] | undefined, ref: DmaDebugRef, match: MatchFn | null): DmaDebugEntry | null {
   if (bucket === undefined) return null;
+  const { devAddr, dev } = ref;
   let best: DmaDebugEntry | null = null;
   let matches = 0;
   let lastLevel = -1;
-  for (const entry of bucket) {
-    if (!match(ref, entry)) continue;
+  for (let i = 0; i < bucket.length; i++) {
+    const entry = bucket[i] as DmaDebugEntry;
+    if (match === null ? entry.devAddr !== devAddr || entry.dev !== dev : !match(ref, entry)) continue;
     matches += 1;
-    let level = 0;
-    if (entry.size === ref.size) level++;
-    if (entry.type === ref.type) level++;
-    if (entry.direction === ref.direction) level++;
-    if (entry.sgCallEnts === ref.sgCallEnts) level++;
+    const level = matchLevel(ref, entry);
     if (level === 4) return entry;
     if (level > lastLevel) {
       lastLevel = level;
@@ -86,20 +93,31 @@ export class DmaDebugHash {
   /** `hash_bucket_del`. */
   remove(entry: DmaDebugEntry): void {
     const bucket = this.buckets[hashFn(entry.devAddr)];
-    const i = bucket === undefined ? -1 : bucket.indexOf(entry);
-    if (i < 0 || bucket === undefined) return;
-    bucket.splice(i, 1);
+    if (bucket !== undefined) this.removeAt(bucket, bucket.indexOf(entry));
+  }
+
+  /**
+   * `hash_bucket_del` of the entry at `index` of `bucket` (from `bucketOf`), for a caller that
+   * has just walked the bucket. The later entries move down one slot (no `splice`, which
+   * allocates the array it returns), so the bucket keeps the order the mappings were made in.
+   */
+  removeAt(bucket: readonly DmaDebugEntry[], index: number): void {
+    const entries = bucket as DmaDebugEntry[];
+    const last = entries.length - 1;
+    if (index < 0 || index > last) return;
+    for (let j = index; j < last; j++) entries[j] = entries[j + 1] as DmaDebugEntry;
+    entries.pop();
     this.count--;
   }
 
-  /** The entries in `devAddr`'s bucket, for walks that are not a best-fit lookup. */
+  /** The entries in `devAddr`'s bucket, in the order they were added (for walks that are not a best-fit lookup). */
   bucketOf(devAddr: number): readonly DmaDebugEntry[] {
-    return this.buckets[hashFn(devAddr)] ?? [];
+    return this.buckets[hashFn(devAddr)] ?? NO_ENTRIES;
   }
 
   /** `bucket_find_exact`: the unmap and free lookup. */
   findExact(ref: DmaDebugRef): DmaDebugEntry | null {
-    return bucketFind(this.buckets[hashFn(ref.devAddr)], ref, exactMatch);
+    return bucketFind(this.buckets[hashFn(ref.devAddr)], ref, null);
   }
 
   /**

@@ -183,6 +183,19 @@ describe('the page index', () => {
     expect(kinds()).toEqual(['cpu-access-device-owned']);
   });
 
+  it('reports mappings that share a page in the order they were made, whenever they entered the index', () => {
+    const base = machine.mm.pageAddress(machine.mm.allocPages(0) as number);
+    const a = map(base, 64, DMA_FROM_DEVICE);
+    // An access next to the mapping: nothing to report, but the page index now holds `a`.
+    machine.cpu.write(base + 2048, new Uint8Array(1));
+    const b = map(base + 128, 64, DMA_FROM_DEVICE);
+    const c = map(base + 256, 64, DMA_FROM_DEVICE);
+    dmaUnmapSingle(dev, map(base + 512, 64, DMA_FROM_DEVICE), 64, DMA_FROM_DEVICE);
+    expect(kinds()).toEqual([]);
+    machine.cpu.write(base, new Uint8Array(1024));
+    expect(debug.errors().map((error) => error.message.match(/device address=(0x[0-9a-f]+)/)?.[1])).toEqual([a16(a), a16(b), a16(c)]);
+  });
+
   it('dma_alloc_noncontiguous pages belong to the CPU until synced for the device', () => {
     const { sgl } = sgAllocTable(2);
     for (const sg of sgl) sgSetPage(sg, machine.mm.allocPages(0) as number, 4096, 0);

@@ -11,28 +11,56 @@ export type DmaOwner = 'device' | 'cpu';
 /**
  * One streaming mapping as the sanitizer sees it: its physical pieces and its owner. A single or
  * page mapping has one piece; an sg list has one per CPU entry, all sharing this record (its
- * ownership moves with `dma_sync_sg_*` as a whole).
+ * ownership moves with `dma_sync_sg_*` as a whole). dma-debug recycles records once their mapping
+ * is gone (`reuse`; a single mapping's entry is its own record), so the fields are writable.
  */
 export class DmaOwnership {
   /** Set once per ownership period, so that a loop over a buffer gives one report, not one per access. */
   reported = false;
   /** `'new'` until tracked, `'live'` while mapped, `'dead'` once unmapped or freed. */
   state: 'new' | 'live' | 'dead' = 'new';
+  /** In the sanitizer's list yet? (A new record waits on the pending stack until the list is needed.) */
+  listed = false;
+  /** In the page index yet? (Indexing waits for the first access that needs it.) */
+  indexed = false;
   /** Links of the sanitizer's list of live records (intrusive: tracking allocates nothing). */
   prev: DmaOwnership | null = null;
   next: DmaOwnership | null = null;
+  /** Link of the pending stack. */
+  pendingNext: DmaOwnership | null = null;
+
+  /** How many dma-debug entries point at this record (an sg list's entries share one). */
+  refs = 0;
 
   constructor(
-    readonly dev: Device,
-    readonly type: DmaDebugType,
+    public dev: Device,
+    public type: DmaDebugType,
     /** The (first) device address and the mapped size, for the report. */
-    readonly devAddr: number,
-    readonly size: number,
-    readonly direction: DmaDataDirection,
+    public devAddr: number,
+    public size: number,
+    public direction: DmaDataDirection,
     /** Physical pieces as `paddr, length` pairs. */
-    readonly ranges: readonly number[],
+    public ranges: number[],
     public owner: DmaOwner,
   ) {}
+
+  /** Makes a record that is no longer tracked or referenced describe a new mapping (`ranges` is kept). */
+  reuse(dev: Device, type: DmaDebugType, devAddr: number, size: number, direction: DmaDataDirection, owner: DmaOwner): void {
+    this.dev = dev;
+    this.type = type;
+    this.devAddr = devAddr;
+    this.size = size;
+    this.direction = direction;
+    this.owner = owner;
+    this.reported = false;
+    this.state = 'new';
+    this.listed = false;
+    this.indexed = false;
+    this.prev = null;
+    this.next = null;
+    this.pendingNext = null;
+    this.refs = 0;
+  }
 
   /** Does any piece overlap [paddr, paddr + length)? */
   overlaps(paddr: number, length: number): boolean {
@@ -69,6 +97,9 @@ export type SanitizerReport = (dev: Device, kind: DmaDebugErrorKind, message: st
  *
  * Each mapping is reported at most once per ownership period. Cost: nothing without live
  * streaming mappings or while suppressed; otherwise one Map lookup per page an access touches.
+ * Tracking is a push on a pending stack: a mapping enters the list of live records and the page
+ * index only when an access (or a driver unbind) first needs them, so a map and unmap with no
+ * access in between (the common streaming cycle) is a push and a pop.
  * The DMA core's own copies (swiotlb bounces to and from the original buffer) are CPU accesses
  * too: the core runs them inside `suppress`. A device touching a bounce slot touches no mapping
  * here, so bouncing itself is never reported.
@@ -78,9 +109,13 @@ export class OwnershipSanitizer {
   /** pfn → null marks an idle page kept for reuse, swept once idle pages outnumber the rest. */
   private readonly byPfn = new Map<number, DmaOwnership | DmaOwnership[] | null>();
   private idlePages = 0;
-  /** Live records, newest first. */
+  /** Listed live records, newest first. */
   private head: DmaOwnership | null = null;
+  /** Live records tracked since the list was last needed, newest first; all newer than the listed ones. */
+  private pendingTop: DmaOwnership | null = null;
   private liveCount = 0;
+  /** Live records not yet in `byPfn`: always the newest ones, a prefix of the list from `head`. */
+  private unindexed = 0;
   private pieces = 0;
   private suppressDepth = 0;
 
@@ -109,22 +144,46 @@ export class OwnershipSanitizer {
     }
   }
 
+  /** `suppress` without a closure: every `enter` must be paired with an `exit` (in a `finally`). */
+  enter(): void {
+    this.suppressDepth++;
+  }
+
+  /** Ends the innermost `enter`. */
+  exit(): void {
+    if (this.suppressDepth > 0) this.suppressDepth--;
+  }
+
   /** Starts watching a new mapping. */
   track(record: DmaOwnership): void {
     if (record.state !== 'new') return;
     record.state = 'live';
-    record.next = this.head;
-    if (this.head !== null) this.head.prev = record;
-    this.head = record;
+    record.pendingNext = this.pendingTop;
+    this.pendingTop = record;
     this.liveCount++;
     this.pieces += record.ranges.length / 2;
-    this.updatePages(record, true);
   }
 
   /** Stops watching a mapping (unmap, free). */
   untrack(record: DmaOwnership): void {
-    if (record.state !== 'live') return;
+    if (record !== this.pendingTop || record.state !== 'live') {
+      this.untrackListed(record);
+      return;
+    }
+    // Unmapped before anything needed the list: the newest mapping, the common case.
     record.state = 'dead';
+    this.pendingTop = record.pendingNext;
+    record.pendingNext = null;
+    this.liveCount--;
+    this.pieces -= record.ranges.length / 2;
+  }
+
+  /** `untrack` of anything but the top of the pending stack. */
+  private untrackListed(record: DmaOwnership): void {
+    if (record.state !== 'live') return;
+    if (!record.listed) this.listPending();
+    record.state = 'dead';
+    record.listed = false;
     if (record.prev !== null) record.prev.next = record.next;
     else this.head = record.next;
     if (record.next !== null) record.next.prev = record.prev;
@@ -132,11 +191,49 @@ export class OwnershipSanitizer {
     record.next = null;
     this.liveCount--;
     this.pieces -= record.ranges.length / 2;
-    this.updatePages(record, false);
+    if (record.indexed) {
+      record.indexed = false;
+      this.updatePages(record, false);
+    } else {
+      this.unindexed--;
+    }
+  }
+
+  /** Moves the pending records to the head of the list, oldest first, so the list stays newest first. */
+  private listPending(): void {
+    let reversed: DmaOwnership | null = null;
+    while (this.pendingTop !== null) {
+      const record: DmaOwnership = this.pendingTop;
+      this.pendingTop = record.pendingNext;
+      record.pendingNext = reversed;
+      reversed = record;
+    }
+    while (reversed !== null) {
+      const record: DmaOwnership = reversed;
+      reversed = record.pendingNext;
+      record.pendingNext = null;
+      record.listed = true;
+      record.next = this.head;
+      if (this.head !== null) this.head.prev = record;
+      this.head = record;
+      this.unindexed++;
+    }
+  }
+
+  /** Puts the records tracked since the last access into the page index, oldest first (track order). */
+  private indexPending(): void {
+    let oldest: DmaOwnership | null = null;
+    for (let record = this.head; record !== null && !record.indexed; record = record.next) oldest = record;
+    for (let record = oldest; record !== null; record = record.prev) {
+      record.indexed = true;
+      this.updatePages(record, true);
+    }
+    this.unindexed = 0;
   }
 
   /** Stops watching whatever `dev` left mapped (driver unbind: its memory is reused next). */
   untrackDevice(dev: Device): void {
+    this.listPending();
     let record = this.head;
     while (record !== null) {
       const next = record.next;
@@ -155,6 +252,7 @@ export class OwnershipSanitizer {
   /** The `hw.observe` listener. */
   readonly onAccess = (event: AccessEvent): void => {
     if (this.liveCount === 0 || this.suppressDepth !== 0 || event.length <= 0) return;
+    if (this.pendingTop !== null) this.listPending();
     const first = Math.floor(event.paddr / this.pageSize);
     const last = Math.floor((event.paddr + event.length - 1) / this.pageSize);
     if (last - first >= this.pieces) {
@@ -162,6 +260,7 @@ export class OwnershipSanitizer {
       for (let record = this.head; record !== null; record = record.next) this.check(record, event);
       return;
     }
+    if (this.unindexed !== 0) this.indexPending();
     for (let pfn = first; pfn <= last; pfn++) {
       const slot = this.byPfn.get(pfn);
       if (slot === undefined || slot === null) continue;
