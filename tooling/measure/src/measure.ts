@@ -30,7 +30,10 @@ export interface Measurement {
 export function measure(name: string, fn: () => void, options: MeasureOptions = {}): Measurement {
   const samples = options.samples ?? 41;
   const warmup = options.warmup ?? 20;
-  for (let i = 0; i < warmup; i++) fn();
+  // A loop compiled for this measurement alone: one shared loop would see every benchmark's
+  // closure, turn megamorphic and stop inlining, charging the harness's cost to the path measured.
+  const loop = new Function('fn', 'n', 'for (let i = 0; i < n; i++) fn();') as (fn: () => void, n: number) => void;
+  loop(fn, warmup);
   let batch = options.batch ?? 0;
   if (batch === 0) {
     // Calibrate: grow the batch until it takes about batchMs.
@@ -38,7 +41,7 @@ export function measure(name: string, fn: () => void, options: MeasureOptions = 
     batch = 1;
     for (;;) {
       const t0 = performance.now();
-      for (let i = 0; i < batch; i++) fn();
+      loop(fn, batch);
       const ms = performance.now() - t0;
       if (ms >= target || batch >= 1 << 20) break;
       batch = ms <= 0 ? batch * 8 : Math.max(batch + 1, Math.ceil((batch * target) / ms));
@@ -47,7 +50,7 @@ export function measure(name: string, fn: () => void, options: MeasureOptions = 
   const perCall: number[] = [];
   for (let s = 0; s < samples; s++) {
     const t0 = performance.now();
-    for (let i = 0; i < batch; i++) fn();
+    loop(fn, batch);
     perCall.push(((performance.now() - t0) * 1e6) / batch);
   }
   perCall.sort((a, b) => a - b);
