@@ -151,6 +151,12 @@ export type DmaAttrsInput = number | DmaAttrs | null | undefined;
  * Cheap for numbers (no allocation): it sits on every map call.
  */
 export function normalizeDmaAttrs(attrs: DmaAttrsInput, argName = 'attrs'): number {
+  // The common case, kept small enough to inline into every DMA call.
+  if (typeof attrs === 'number' && attrs >= 0 && attrs <= Number.MAX_SAFE_INTEGER && Math.floor(attrs) === attrs) return attrs;
+  return normalizeOtherDmaAttrs(attrs, argName);
+}
+
+function normalizeOtherDmaAttrs(attrs: DmaAttrsInput, argName: string): number {
   if (typeof attrs === 'number') {
     if (attrs >= 0 && Number.isSafeInteger(attrs)) return attrs;
   } else if (attrs == null) {

@@ -1,5 +1,5 @@
 import { checkValidDmaDirection, normalizeDmaAttrs, type DmaAttrsInput, type DmaDataDirection } from '@kdma/dma-attrs';
-import { ADDRESS_LIMIT, checkInteger, checkSize, describe } from '@kdma/hw';
+import { ADDRESS_LIMIT, badInteger, checkAddress, checkInteger, describe } from '@kdma/hw';
 import { GFP_KERNEL } from '@kdma/mm';
 
 /*
@@ -8,9 +8,12 @@ import { GFP_KERNEL } from '@kdma/mm';
  * own failures.
  */
 
+const { floor } = Math;
+
 /** A byte count of at least one. */
 export function checkDmaSize(size: unknown, name = 'size'): asserts size is number {
-  checkSize(size, name, 1);
+  if (typeof size === 'number' && size >= 1 && size <= ADDRESS_LIMIT && floor(size) === size) return;
+  throw badInteger(size, name, 1, ADDRESS_LIMIT);
 }
 
 /** `gfp`, absent meaning `GFP_KERNEL`. */
@@ -32,15 +35,18 @@ export function dirArg(dir: unknown, name = 'dir'): DmaDataDirection {
 
 /** A bus address as a driver passes it back: an address, or `DMA_MAPPING_ERROR` (−1). */
 export function checkDmaAddr(addr: unknown, name: string): asserts addr is number {
-  if (typeof addr !== 'number') throw new TypeError(`${name} must be a number, got ${describe(addr)}`);
-  if (!Number.isInteger(addr) || addr < -1 || addr >= ADDRESS_LIMIT) {
-    throw new RangeError(`${name} must be a DMA address or DMA_MAPPING_ERROR, got ${addr}`);
-  }
+  if (typeof addr === 'number' && addr >= -1 && addr < ADDRESS_LIMIT && floor(addr) === addr) return;
+  throw badDmaAddr(addr, name);
+}
+
+function badDmaAddr(addr: unknown, name: string): Error {
+  if (typeof addr !== 'number') return new TypeError(`${name} must be a number, got ${describe(addr)}`);
+  return new RangeError(`${name} must be a DMA address or DMA_MAPPING_ERROR, got ${addr}`);
 }
 
 /** A kernel virtual address (or cookie) as the driver holds it. */
 export function checkCpuAddr(addr: unknown, name: string): asserts addr is number {
-  checkInteger(addr, name, 0, ADDRESS_LIMIT - 1);
+  checkAddress(addr, name);
 }
 
 /** A DMA mask: any non-negative integer (`dmaBitMask(64)` is `Number.MAX_SAFE_INTEGER`). */

@@ -85,10 +85,15 @@ export class Device {
 
 /** Throws a TypeError naming `dev` unless it is a bound Device. */
 export function checkDevice(dev: unknown): asserts dev is Device {
+  if (typeof dev === 'object' && dev !== null && (dev as Partial<Device>)[DEVICE_BRAND] === true && (dev as Device).bound) return;
+  throw badDevice(dev);
+}
+
+function badDevice(dev: unknown): Error {
   if (typeof dev !== 'object' || dev === null || (dev as Partial<Device>)[DEVICE_BRAND] !== true) {
-    throw new TypeError(`dev must be a Device from machine.createDevice, got ${dev === null ? 'null' : typeof dev}`);
+    return new TypeError(`dev must be a Device from machine.createDevice, got ${dev === null ? 'null' : typeof dev}`);
   }
-  if (!(dev as Device).bound) throw new Error(`dev ${(dev as Device).name} was removed from its machine`);
+  return new Error(`dev ${(dev as Device).name} was removed from its machine`);
 }
 
 /** `dev_is_dma_coherent`. */

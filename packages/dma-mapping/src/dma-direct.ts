@@ -183,15 +183,20 @@ export function dmaDirectMapPage(
   if (swiotlb !== null && swiotlb.isForceBounce(dev)) return swiotlb.map(dev, phys, size, dir, attrs);
   if (!dmaCapable(dev, dmaAddr, size)) {
     if (swiotlb !== null && swiotlb.isActive(dev)) return swiotlb.map(dev, phys, size, dir, attrs);
-    machine.warnOnce(
-      dev,
-      'dma-direct-overflow',
-      `DMA addr 0x${dmaAddr.toString(16).padStart(16, '0')}+${size} overflow (mask ${dev.dmaMask.toString(16)}, bus limit ${dev.busDmaLimit.toString(16)}).`,
-    );
-    return DMA_MAPPING_ERROR;
+    return dmaDirectOverflow(dev, dmaAddr, size);
   }
   if (!dev.dmaCoherent && (attrs & DMA_ATTR_SKIP_CPU_SYNC) === 0) machine.directHooks.syncForDevice(phys, size, dir);
   return dmaAddr;
+}
+
+/** The WARN of a mapping the device cannot reach, out of line: the map path stays small enough to inline. */
+function dmaDirectOverflow(dev: Device, dmaAddr: number, size: number): number {
+  dev.machine.warnOnce(
+    dev,
+    'dma-direct-overflow',
+    `DMA addr 0x${dmaAddr.toString(16).padStart(16, '0')}+${size} overflow (mask ${dev.dmaMask.toString(16)}, bus limit ${dev.busDmaLimit.toString(16)}).`,
+  );
+  return DMA_MAPPING_ERROR;
 }
 
 /** `dma_direct_unmap_page`. */

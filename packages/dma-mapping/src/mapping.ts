@@ -12,6 +12,7 @@ import type { Scatterlist, SgTable } from '@kdma/scatterlist';
 import { attrsArg, checkCpuAddr, checkDmaAddr, checkDmaSize, checkSgl, dirArg, gfpArg } from './checks.js';
 import { dmaAllocFromDevCoherent, dmaMmapFromDevCoherent, dmaReleaseFromDevCoherent } from './coherent.js';
 import { checkDevice, type Device } from './device.js';
+import { dmaDirectMapPage, dmaDirectSyncSingleForCpu, dmaDirectSyncSingleForDevice, dmaDirectUnmapPage } from './dma-direct.js';
 import { DMA_MAPPING_ERROR, getDmaOps, type DmaAllocation } from './dma-map-ops.js';
 import { EINVAL, EIO, ENOMEM, ENXIO, EREMOTEIO } from './errno.js';
 
@@ -371,16 +372,15 @@ export function dmaMapPageAttrs(
 
 /** The body of `dma_map_page_attrs` once the arguments are known to be good. */
 function mapPage(dev: Device, pfn: number, offset: number, size: number, dir: DmaDataDirection, attrs: number): number {
-  const machine = dev.machine;
-  if (dev.dmaMask === 0) {
-    machine.warnOnce(dev, 'no-dma-mask', 'dma_map_page_attrs: dma_mask is 0');
-    return DMA_MAPPING_ERROR;
-  }
-  const ops = dev.dmaOps ?? machine.directOps;
-  const addr = ops.mapPage === undefined ? DMA_MAPPING_ERROR : ops.mapPage(dev, pfn, offset, size, dir, attrs);
-  const debug = machine.dmaDebug;
+  if (dev.dmaMask === 0) return noDmaMask(dev);
+  const ops = dev.dmaOps;
+  // dma_map_direct(): no ops means dma-direct, called directly rather than through the table.
+  let addr: number;
+  if (ops === null) addr = dmaDirectMapPage(dev, pfn, offset, size, dir, attrs);
+  else addr = ops.mapPage === undefined ? DMA_MAPPING_ERROR : ops.mapPage(dev, pfn, offset, size, dir, attrs);
+  const debug = dev.machine.dmaDebug;
   // debug_dma_map_page records nothing that dma_mapping_error() would call a failure.
-  if (debug !== null && addr !== DMA_MAPPING_ERROR && ops.mappingError?.(dev, addr) !== true) {
+  if (debug !== null && addr !== DMA_MAPPING_ERROR && ops?.mappingError?.(dev, addr) !== true) {
     debug.mapPage(dev, pfn, offset, size, dir, addr, attrs);
   }
   return addr;
@@ -393,24 +393,34 @@ export function dmaUnmapPageAttrs(dev: Device, addr: number, size: number, dir: 
   checkDmaSize(size);
   const direction = dirArg(dir);
   const flags = attrsArg(attrs);
-  const machine = dev.machine;
-  const ops = dev.dmaOps ?? machine.directOps;
-  const debug = machine.dmaDebug;
+  const debug = dev.machine.dmaDebug;
   // DMA_MAPPING_ERROR is no mapping: nothing to undo, but dma-debug reports the attempt.
-  if (addr !== DMA_MAPPING_ERROR && ops.unmapPage !== undefined) {
+  if (addr !== DMA_MAPPING_ERROR) {
     if (debug === null) {
-      ops.unmapPage(dev, addr, size, direction, flags);
+      unmapPage(dev, addr, size, direction, flags);
     } else {
       // No closure on the hot path: suppress around the call instead of wrapping it.
       debug.enterSuppress();
       try {
-        ops.unmapPage(dev, addr, size, direction, flags);
+        unmapPage(dev, addr, size, direction, flags);
       } finally {
         debug.exitSuppress();
       }
     }
   }
   if (debug !== null) debug.unmapPage(dev, addr, size, direction);
+}
+
+function noDmaMask(dev: Device): number {
+  dev.machine.warnOnce(dev, 'no-dma-mask', 'dma_map_page_attrs: dma_mask is 0');
+  return DMA_MAPPING_ERROR;
+}
+
+/** The ops' unmap_page, or dma-direct's called directly. */
+function unmapPage(dev: Device, addr: number, size: number, dir: DmaDataDirection, attrs: number): void {
+  const ops = dev.dmaOps;
+  if (ops === null) dmaDirectUnmapPage(dev, addr, size, dir, attrs);
+  else ops.unmapPage?.(dev, addr, size, dir, attrs);
 }
 
 /**
@@ -427,18 +437,20 @@ export function dmaMapSingleAttrs(dev: Device, kva: number, size: number, dir: D
   const machine = dev.machine;
   const mm = machine.mm;
   machine.dmaDebug?.mapSingle(dev, kva, size);
-  if (!mm.virtAddrValid(kva)) {
-    if (mm.isVmallocAddress(kva)) {
-      machine.warnOnce(dev, 'map-vmalloc', 'rejecting DMA map of vmalloc memory');
-    } else {
-      // virt_to_page of a non-linear address is garbage in the kernel; here it maps nothing.
-      machine.warnOnce(dev, 'map-invalid', `dma_map_single of a non-linear address 0x${kva.toString(16)}`);
-    }
-    return DMA_MAPPING_ERROR;
-  }
+  if (!mm.virtAddrValid(kva)) return mapNonLinear(dev, kva);
   const paddr = mm.virtToPhys(kva);
   const pfn = Math.floor(paddr / mm.pageSize);
   return mapPage(dev, pfn, paddr - pfn * mm.pageSize, size, direction, flags);
+}
+
+function mapNonLinear(dev: Device, kva: number): number {
+  if (dev.machine.mm.isVmallocAddress(kva)) {
+    dev.machine.warnOnce(dev, 'map-vmalloc', 'rejecting DMA map of vmalloc memory');
+  } else {
+    // virt_to_page of a non-linear address is garbage in the kernel; here it maps nothing.
+    dev.machine.warnOnce(dev, 'map-invalid', `dma_map_single of a non-linear address 0x${kva.toString(16)}`);
+  }
+  return DMA_MAPPING_ERROR;
 }
 
 /** `dma_unmap_single_attrs`. */
@@ -560,8 +572,25 @@ export function dmaSyncSingleForCpu(dev: Device, addr: number, size: number, dir
   checkDmaAddr(addr, 'addr');
   checkDmaSize(size);
   const direction = dirArg(dir);
-  withoutOwnershipChecks(dev, () => getDmaOps(dev).syncSingleForCpu?.(dev, addr, size, direction));
-  dev.machine.dmaDebug?.syncSingleForCpu(dev, addr, size, direction);
+  const debug = dev.machine.dmaDebug;
+  if (debug === null) {
+    syncSingleForCpu(dev, addr, size, direction);
+    return;
+  }
+  // As in unmap: the CPU-side copy or maintenance is not a CPU access to a device-owned buffer.
+  debug.enterSuppress();
+  try {
+    syncSingleForCpu(dev, addr, size, direction);
+  } finally {
+    debug.exitSuppress();
+  }
+  debug.syncSingleForCpu(dev, addr, size, direction);
+}
+
+function syncSingleForCpu(dev: Device, addr: number, size: number, dir: DmaDataDirection): void {
+  const ops = dev.dmaOps;
+  if (ops === null) dmaDirectSyncSingleForCpu(dev, addr, size, dir);
+  else ops.syncSingleForCpu?.(dev, addr, size, dir);
 }
 
 /** `dma_sync_single_for_device`: hands the buffer back to the device. */
@@ -570,7 +599,9 @@ export function dmaSyncSingleForDevice(dev: Device, addr: number, size: number, 
   checkDmaAddr(addr, 'addr');
   checkDmaSize(size);
   const direction = dirArg(dir);
-  getDmaOps(dev).syncSingleForDevice?.(dev, addr, size, direction);
+  const ops = dev.dmaOps;
+  if (ops === null) dmaDirectSyncSingleForDevice(dev, addr, size, direction);
+  else ops.syncSingleForDevice?.(dev, addr, size, direction);
   dev.machine.dmaDebug?.syncSingleForDevice(dev, addr, size, direction);
 }
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import {
   addrAnd,
+  addrMod,
   addrAndNot,
   addrOr,
   alignDown,
@@ -61,6 +62,20 @@ describe('52-bit address helpers', () => {
     expect(isAligned(0x200000040, 128)).toBe(false);
     expect(lowBits(0x123456789, 12)).toBe(0x789);
     expect(lowBits(2 ** 50 + 3, 40)).toBe(3);
+  });
+
+  it('takes remainders of any address by any divisor exactly, as % does', () => {
+    fc.assert(
+      fc.property(address, fc.integer({ min: 1, max: 2 ** 40 }), (value, divisor) => {
+        expect(addrMod(value, divisor)).toBe(value % divisor);
+        expect(isAligned(value, divisor)).toBe(value % divisor === 0);
+        expect(isAligned(value - (value % divisor), divisor)).toBe(true);
+      }),
+    );
+    // Divisors that are not powers of two, at the top of the range.
+    expect(addrMod(2 ** 52 - 1, 3)).toBe((2 ** 52 - 1) % 3);
+    expect(addrMod(2 ** 52 - 2, 7)).toBe((2 ** 52 - 2) % 7);
+    expect(isAligned(3 * 1234567890123, 3)).toBe(true);
   });
 
   it('makes masks of any width', () => {

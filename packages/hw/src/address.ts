@@ -10,6 +10,9 @@
 export const ADDRESS_BITS = 52;
 export const ADDRESS_LIMIT = 2 ** ADDRESS_BITS;
 
+const TWO_31 = 2 ** 31;
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+const { floor } = Math;
 const TWO_32 = 2 ** 32;
 
 /** `(1 << bits) - 1` for any width; more than 52 bits means "every address" (MAX_SAFE_INTEGER). */
@@ -48,52 +51,77 @@ export function alignDown(value: number, alignment: number): number {
   return Math.floor(value / alignment) * alignment;
 }
 
+/**
+ * `value % divisor` for a non-negative address and a positive integer divisor. V8 computes `%` on
+ * numbers past 2^31 (most physical addresses on ARM, every kernel virtual address) with a call to
+ * a C `fmod`, ten times the cost of this; the quotient's floor is exact below 2^52.
+ */
+export function addrMod(value: number, divisor: number): number {
+  return value - Math.floor(value / divisor) * divisor;
+}
+
 /** `IS_ALIGNED(value, alignment)`. */
 export function isAligned(value: number, alignment: number): boolean {
-  return value % alignment === 0;
+  return Math.floor(value / alignment) * alignment === value;
 }
 
 /** The low `bits` bits of `value` (`value & ((1 << bits) - 1)` without truncation). */
 export function lowBits(value: number, bits: number): number {
-  return value % 2 ** bits;
+  return addrMod(value, 2 ** bits);
 }
 
 /** `a & b` on 52-bit values. */
 export function addrAnd(a: number, b: number): number {
-  const hi = (Math.floor(a / TWO_32) & Math.floor(b / TWO_32)) >>> 0;
-  const lo = ((a % TWO_32) & (b % TWO_32)) >>> 0;
-  return hi * TWO_32 + lo;
+  if (a < TWO_31 && b < TWO_31) return a & b;
+  const ah = Math.floor(a / TWO_32);
+  const bh = Math.floor(b / TWO_32);
+  const lo = ((a - ah * TWO_32) & (b - bh * TWO_32)) >>> 0;
+  return ((ah & bh) >>> 0) * TWO_32 + lo;
 }
 
 /** `a | b` on 52-bit values. */
 export function addrOr(a: number, b: number): number {
-  const hi = (Math.floor(a / TWO_32) | Math.floor(b / TWO_32)) >>> 0;
-  const lo = ((a % TWO_32) | (b % TWO_32)) >>> 0;
-  return hi * TWO_32 + lo;
+  if (a < TWO_31 && b < TWO_31) return a | b;
+  const ah = Math.floor(a / TWO_32);
+  const bh = Math.floor(b / TWO_32);
+  const lo = ((a - ah * TWO_32) | (b - bh * TWO_32)) >>> 0;
+  return ((ah | bh) >>> 0) * TWO_32 + lo;
 }
 
 /** `a & ~b` on 52-bit values: clears the bits of `b` in `a`. */
 export function addrAndNot(a: number, b: number): number {
-  const hi = (Math.floor(a / TWO_32) & ~Math.floor(b / TWO_32)) >>> 0;
-  const lo = ((a % TWO_32) & ~(b % TWO_32)) >>> 0;
-  return hi * TWO_32 + lo;
+  if (a < TWO_31 && b < TWO_31) return a & ~b;
+  const ah = Math.floor(a / TWO_32);
+  const bh = Math.floor(b / TWO_32);
+  const lo = ((a - ah * TWO_32) & ~(b - bh * TWO_32)) >>> 0;
+  return ((ah & ~bh) >>> 0) * TWO_32 + lo;
 }
 
 /** Throws unless `value` is an integer in [min, max]; the message names the argument. */
-export function checkInteger(value: unknown, name: string, min = 0, max = Number.MAX_SAFE_INTEGER): asserts value is number {
-  if (typeof value !== 'number') throw new TypeError(`${name} must be a number, got ${describe(value)}`);
-  if (!Number.isInteger(value)) throw new RangeError(`${name} must be an integer, got ${value}`);
-  if (value < min || value > max) throw new RangeError(`${name} must be in [${min}, ${max}], got ${value}`);
+export function checkInteger(value: unknown, name: string, min = 0, max = MAX_SAFE): asserts value is number {
+  // Every DMA call checks several arguments, so the good case is one test small enough for the
+  // JIT to inline into its caller; the messages are built out of line.
+  if (typeof value === 'number' && value >= min && value <= max && floor(value) === value) return;
+  throw badInteger(value, name, min, max);
+}
+
+/** The error `checkInteger` throws (also for the checks below that inline its test). */
+export function badInteger(value: unknown, name: string, min: number, max: number): Error {
+  if (typeof value !== 'number') return new TypeError(`${name} must be a number, got ${describe(value)}`);
+  if (!Number.isInteger(value)) return new RangeError(`${name} must be an integer, got ${value}`);
+  return new RangeError(`${name} must be in [${min}, ${max}], got ${value}`);
 }
 
 /** Throws unless `value` is an address: an integer in [0, 2^52). */
 export function checkAddress(value: unknown, name: string): asserts value is number {
-  checkInteger(value, name, 0, ADDRESS_LIMIT - 1);
+  if (typeof value === 'number' && value >= 0 && value < ADDRESS_LIMIT && floor(value) === value) return;
+  throw badInteger(value, name, 0, ADDRESS_LIMIT - 1);
 }
 
 /** Throws unless `value` is a byte count: an integer in [min, 2^52] (`min` defaults to 1). */
 export function checkSize(value: unknown, name: string, min = 1): asserts value is number {
-  checkInteger(value, name, min, ADDRESS_LIMIT);
+  if (typeof value === 'number' && value >= min && value <= ADDRESS_LIMIT && floor(value) === value) return;
+  throw badInteger(value, name, min, ADDRESS_LIMIT);
 }
 
 /** Throws unless `[start, start + size)` lies below 2^52. */

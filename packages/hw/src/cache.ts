@@ -6,13 +6,15 @@
  * old bytes, and an invalidate of a line shared by two buffers throws away the other's data.
  *
  * The model is a sparse shadow copy of RAM, chunked exactly as `PhysicalMemory` is (by RAM offset),
- * holding the cached data, plus one state byte per line (invalid, clean, dirty). Runs of lines move
- * with one copy each; nothing is allocated per line. With a capacity, valid lines also own a slot
+ * holding the cached data, plus two bitmaps per chunk: valid lines and dirty lines (invalid, clean
+ * and dirty are 00, 10 and 11). Runs of lines move with one copy each; nothing is allocated per
+ * line. With a capacity, valid lines also own a slot
  * in typed arrays (an LRU list, or a dense set for seeded-random replacement).
  */
 
-import { checkAddress, checkInteger, checkSize, describe, isPowerOfTwo } from './address.js';
+import { addrMod, checkAddress, checkInteger, checkSize, describe, isPowerOfTwo } from './address.js';
 import type { HwCounters } from './counters.js';
+import { clearBits, countBits, nextClearBit, nextSetBit, setBits, testBit } from './line-bitmap.js';
 import type { PhysicalMemory } from './physical-memory.js';
 import type { Prng } from './prng.js';
 
@@ -34,10 +36,6 @@ export interface CacheOptions {
   readonly prefetchLines?: number;
 }
 
-const INVALID = 0;
-const CLEAN = 1;
-const DIRTY = 2;
-const STATE_NAMES: readonly CacheLineState[] = ['invalid', 'clean', 'dirty'];
 
 /** Checks cache options (messages name `cacheLineSize` and `cache.*`) and fills in the defaults. */
 export function checkCacheOptions(options: CacheOptions): Required<CacheOptions> {
@@ -66,11 +64,14 @@ export class Cache {
 
   private readonly chunkSize: number;
   private readonly linesPerChunk: number;
-  /** Per RAM chunk: cached bytes (meaningful where the line is valid) and line states. */
+  /** Per RAM chunk: cached bytes (meaningful where the line is valid). */
   private readonly data: (Uint8Array | null)[];
-  private readonly state: (Uint8Array | null)[];
-  /** The same line states four at a time, to skip runs quickly. */
-  private readonly state32: (Uint32Array | null)[];
+  /** Per RAM chunk: the chunk and its cached bytes as one buffer (`PhysicalMemory.shadowedChunk`). */
+  private readonly pair: (Uint8Array | null)[];
+  /** Per RAM chunk: a bit per line, set while the line is valid; null until the CPU touches it. */
+  private readonly valid: (Int32Array | null)[];
+  /** Per RAM chunk: a bit per line, set while the line is dirty (always a valid one). */
+  private readonly dirty: (Int32Array | null)[];
   /** Per RAM chunk, with a capacity: the slot of each valid line, -1 for none. */
   private readonly slotOf: (Int32Array | null)[];
 
@@ -99,8 +100,9 @@ export class Cache {
     this.linesPerChunk = ram.chunkSize / lineSize;
     const chunks = Math.ceil(ram.totalBytes / ram.chunkSize);
     this.data = new Array<Uint8Array | null>(chunks).fill(null);
-    this.state = new Array<Uint8Array | null>(chunks).fill(null);
-    this.state32 = new Array<Uint32Array | null>(chunks).fill(null);
+    this.pair = new Array<Uint8Array | null>(chunks).fill(null);
+    this.valid = new Array<Int32Array | null>(chunks).fill(null);
+    this.dirty = new Array<Int32Array | null>(chunks).fill(null);
     this.slotOf = capacity > 0 ? new Array<Int32Array | null>(chunks).fill(null) : [];
   }
 
@@ -133,21 +135,21 @@ export class Cache {
     checkAddress(paddr, 'paddr');
     const line = Math.floor(this.ram.ramOffset(paddr, 1) / this.lineSize);
     const ci = Math.floor(line / this.linesPerChunk);
-    const st = this.state[ci];
-    return STATE_NAMES[st ? st[line - ci * this.linesPerChunk]! : INVALID]!;
+    const li = line - ci * this.linesPerChunk;
+    const valid = this.valid[ci];
+    if (valid === null || valid === undefined || !testBit(valid, li)) return 'invalid';
+    return testBit(this.dirty[ci]!, li) ? 'dirty' : 'clean';
   }
 
   /** Valid and dirty lines now in the cache (counts by scanning; for tests and reports). */
   countLines(): { valid: number; dirty: number } {
     let valid = 0;
     let dirty = 0;
-    for (const st of this.state) {
-      if (st === null) continue;
-      for (let i = 0; i < st.length; i++) {
-        const s = st[i]!;
-        if (s !== INVALID) valid++;
-        if (s === DIRTY) dirty++;
-      }
+    for (let ci = 0; ci < this.valid.length; ci++) {
+      const v = this.valid[ci];
+      if (v === null || v === undefined) continue;
+      valid += countBits(v);
+      dirty += countBits(this.dirty[ci]!);
     }
     return { valid, dirty };
   }
@@ -187,15 +189,15 @@ export class Cache {
     const end = r + len;
     const lineA = Math.floor(r / L);
     const lineB = Math.ceil(end / L);
-    const firstPartial = r % L !== 0;
-    const lastPartial = end % L !== 0;
+    const firstPartial = addrMod(r, L) !== 0;
+    const lastPartial = addrMod(end, L) !== 0;
     if (firstPartial) this.fillLine(lineA);
     if (lastPartial && !(firstPartial && lineB - 1 === lineA)) this.fillLine(lineB - 1);
     const capped = this.capacity > 0;
     const ciEnd = Math.floor((lineB - 1) / lpc);
     for (let ci = Math.floor(lineA / lpc); ci <= ciEnd; ci++) {
       const base = ci * C;
-      const st = this.state[ci] ?? this.allocateChunk(ci);
+      const valid = this.valid[ci] ?? this.allocateChunk(ci);
       const data = this.data[ci]!;
       const a = Math.max(r - base, 0);
       const b = Math.min(end - base, C);
@@ -207,7 +209,8 @@ export class Cache {
       const la = Math.max(lineA - ci * lpc, 0);
       const lb = Math.min(lineB - ci * lpc, lpc);
       if (capped) this.claimLines(ci, la, lb);
-      st.fill(DIRTY, la, lb);
+      setBits(valid, la, lb);
+      setBits(this.dirty[ci]!, la, lb);
     }
     this.afterAccess(lineB, end);
   }
@@ -215,19 +218,19 @@ export class Cache {
   /** Writes back the dirty lines that `[r, r + len)` touches (one copy per run); they become clean. */
   cleanAt(r: number, len: number): void {
     if (len === 0) return;
-    this.forLines(r, len, CLEAN);
+    this.forLines(r, len, false, true);
   }
 
   /** Drops the lines that `[r, r + len)` touches, dirty or not. */
   invalidateAt(r: number, len: number): void {
     if (len === 0) return;
-    this.forLines(r, len, INVALID, false);
+    this.forLines(r, len, true, false);
   }
 
   /** Writes back the dirty lines that `[r, r + len)` touches, then drops them all. */
   flushAt(r: number, len: number): void {
     if (len === 0) return;
-    this.forLines(r, len, INVALID);
+    this.forLines(r, len, true, true);
   }
 
   /**
@@ -244,18 +247,17 @@ export class Cache {
     const lineB = Math.ceil(end / L);
     const ciEnd = Math.floor((lineB - 1) / lpc);
     for (let ci = Math.floor(lineA / lpc); ci <= ciEnd; ci++) {
-      const st = this.state[ci];
-      if (st === null || st === undefined) continue;
-      const st32 = this.state32[ci]!;
+      const dirty = this.dirty[ci];
+      if (dirty === null || dirty === undefined) continue;
       const data = this.data[ci]!;
       const base = ci * C;
       const lb = Math.min(lineB - ci * lpc, lpc);
-      for (let i = nextDirty(st, st32, Math.max(lineA - ci * lpc, 0), lb); i < lb; ) {
-        const j = runEnd(st, st32, i, lb, DIRTY);
+      for (let i = nextSetBit(dirty, Math.max(lineA - ci * lpc, 0), lb); i < lb; ) {
+        const j = nextClearBit(dirty, i, lb);
         const x = Math.max(i * L, r - base);
         const y = Math.min(j * L, end - base);
         target.set(data.subarray(x, y), tOff + (base + x - r));
-        i = nextDirty(st, st32, j, lb);
+        i = nextSetBit(dirty, j, lb);
       }
     }
   }
@@ -269,9 +271,9 @@ export class Cache {
     if (len === 0) return;
     const L = this.lineSize;
     const end = r + len;
-    if (r % L !== 0) this.writeBackLine(Math.floor(r / L));
-    if (end % L !== 0) this.writeBackLine(Math.floor(end / L));
-    this.forLines(r, len, INVALID, false);
+    if (addrMod(r, L) !== 0) this.writeBackLine(Math.floor(r / L));
+    if (addrMod(end, L) !== 0) this.writeBackLine(Math.floor(end / L));
+    this.forLines(r, len, true, false);
   }
 
   // ---- internals
@@ -282,13 +284,16 @@ export class Cache {
     return this.ram.ramOffset(paddr, size);
   }
 
-  private allocateChunk(ci: number): Uint8Array {
-    const st = new Uint8Array(this.linesPerChunk);
-    this.state[ci] = st;
-    this.state32[ci] = new Uint32Array(st.buffer);
-    this.data[ci] = new Uint8Array(this.chunkSize);
+  private allocateChunk(ci: number): Int32Array {
+    const words = Math.ceil(this.linesPerChunk / 32);
+    const valid = new Int32Array(words);
+    this.valid[ci] = valid;
+    this.dirty[ci] = new Int32Array(words);
+    const pair = this.ram.shadowedChunk(ci);
+    this.pair[ci] = pair;
+    this.data[ci] = pair.subarray(this.chunkSize);
     if (this.capacity > 0) this.slotOf[ci] = new Int32Array(this.linesPerChunk).fill(-1);
-    return st;
+    return valid;
   }
 
   private fillLine(line: number): void {
@@ -302,58 +307,55 @@ export class Cache {
    * copy; `touch` marks the valid ones as recently used (a prefetch does not).
    */
   private fillLines(ci: number, la: number, lb: number, touch: boolean): void {
-    const st = this.state[ci] ?? this.allocateChunk(ci);
-    const data = this.data[ci]!;
+    const valid = this.valid[ci] ?? this.allocateChunk(ci);
     const slots = this.capacity > 0 ? this.slotOf[ci]! : null;
     const lineBase = ci * this.linesPerChunk;
     if (slots !== null && touch && this.eviction === 'lru') {
       // Every valid line in the range becomes most recently used: walk them one by one.
       for (let i = la; i < lb; ) {
-        if (st[i] !== INVALID) {
+        if (testBit(valid, i)) {
           this.touch(slots[i]!);
           i++;
           continue;
         }
-        let j = i + 1;
-        while (j < lb && st[j] === INVALID) j++;
-        this.fillRun(ci, st, data, i, j);
+        const j = nextSetBit(valid, i, lb);
+        this.fillRun(ci, valid, i, j);
         for (; i < j; i++) this.allocSlot(lineBase + i, slots, i);
       }
       return;
     }
-    const st32 = this.state32[ci]!;
-    for (let i = nextInvalid(st, st32, la, lb); i < lb; ) {
-      const j = runEnd(st, st32, i, lb, INVALID);
-      this.fillRun(ci, st, data, i, j);
+    for (let i = nextClearBit(valid, la, lb); i < lb; ) {
+      const j = nextSetBit(valid, i, lb);
+      this.fillRun(ci, valid, i, j);
       if (slots !== null) for (let k = i; k < j; k++) this.allocSlot(lineBase + k, slots, k);
-      i = nextInvalid(st, st32, j, lb);
+      i = nextClearBit(valid, j, lb);
     }
   }
 
   /** Fills invalid lines [i, j) of chunk `ci` from memory with one copy; they become clean. */
-  private fillRun(ci: number, st: Uint8Array, data: Uint8Array, i: number, j: number): void {
+  private fillRun(ci: number, valid: Int32Array, i: number, j: number): void {
     const L = this.lineSize;
-    this.ram.readAt(ci * this.chunkSize + i * L, data, i * L, (j - i) * L);
-    st.fill(CLEAN, i, j);
+    this.pair[ci]!.copyWithin(this.chunkSize + i * L, i * L, j * L);
+    setBits(valid, i, j);
     this.counters.linesFilled += j - i;
   }
 
   /** With a capacity: gives slots to the invalid lines in [la, lb) about to be written, touches the rest. */
   private claimLines(ci: number, la: number, lb: number): void {
-    const st = this.state[ci]!;
+    const valid = this.valid[ci]!;
     const slots = this.slotOf[ci]!;
     const lineBase = ci * this.linesPerChunk;
     for (let i = la; i < lb; i++) {
-      if (st[i] === INVALID) this.allocSlot(lineBase + i, slots, i);
+      if (!testBit(valid, i)) this.allocSlot(lineBase + i, slots, i);
       else this.touch(slots[i]!);
     }
   }
 
   /**
    * Walks the lines touched by `[r, r + len)`: with `writeBack`, runs of dirty lines go to memory
-   * with one copy each; then every line becomes `to` (CLEAN keeps invalid lines invalid).
+   * with one copy each and become clean; with `drop`, every line then becomes invalid.
    */
-  private forLines(r: number, len: number, to: typeof CLEAN | typeof INVALID, writeBack = true): void {
+  private forLines(r: number, len: number, drop: boolean, writeBack: boolean): void {
     const C = this.chunkSize;
     const L = this.lineSize;
     const lpc = this.linesPerChunk;
@@ -361,32 +363,30 @@ export class Cache {
     const lineB = Math.ceil((r + len) / L);
     const ciEnd = Math.floor((lineB - 1) / lpc);
     for (let ci = Math.floor(lineA / lpc); ci <= ciEnd; ci++) {
-      const st = this.state[ci];
-      if (st === null || st === undefined) continue;
+      const valid = this.valid[ci];
+      if (valid === null || valid === undefined) continue;
+      const dirty = this.dirty[ci]!;
       const la = Math.max(lineA - ci * lpc, 0);
       const lb = Math.min(lineB - ci * lpc, lpc);
       if (writeBack) {
-        const data = this.data[ci]!;
-        const st32 = this.state32[ci]!;
-        for (let i = nextDirty(st, st32, la, lb); i < lb; ) {
-          const j = runEnd(st, st32, i, lb, DIRTY);
-          this.ram.writeAt(ci * C + i * L, data, i * L, (j - i) * L);
-          st.fill(CLEAN, i, j);
+        const pair = this.pair[ci]!;
+        for (let i = nextSetBit(dirty, la, lb); i < lb; ) {
+          const j = nextClearBit(dirty, i, lb);
+          pair.copyWithin(i * L, C + i * L, C + j * L);
           this.counters.linesWrittenBack += j - i;
-          i = nextDirty(st, st32, j, lb);
+          i = nextSetBit(dirty, j, lb);
         }
       }
-      if (to === INVALID) {
+      if (writeBack || drop) clearBits(dirty, la, lb);
+      if (drop) {
         if (this.capacity > 0) {
           const slots = this.slotOf[ci]!;
-          for (let i = la; i < lb; i++) {
-            if (st[i] !== INVALID) {
-              this.freeSlot(slots[i]!);
-              slots[i] = -1;
-            }
+          for (let i = nextSetBit(valid, la, lb); i < lb; i = nextSetBit(valid, i + 1, lb)) {
+            this.freeSlot(slots[i]!);
+            slots[i] = -1;
           }
         }
-        st.fill(INVALID, la, lb);
+        clearBits(valid, la, lb);
       }
     }
   }
@@ -394,10 +394,11 @@ export class Cache {
   private writeBackLine(line: number): void {
     const ci = Math.floor(line / this.linesPerChunk);
     const li = line - ci * this.linesPerChunk;
-    const st = this.state[ci];
-    if (st === null || st === undefined || st[li] !== DIRTY) return;
-    this.ram.writeAt(line * this.lineSize, this.data[ci]!, li * this.lineSize, this.lineSize);
-    st[li] = CLEAN;
+    const dirty = this.dirty[ci];
+    if (dirty === null || dirty === undefined || !testBit(dirty, li)) return;
+    const L = this.lineSize;
+    this.pair[ci]!.copyWithin(li * L, this.chunkSize + li * L, this.chunkSize + (li + 1) * L);
+    clearBits(dirty, li, li + 1);
     this.counters.linesWrittenBack++;
   }
 
@@ -490,58 +491,16 @@ export class Cache {
     const line = this.slotLine[s]!;
     const ci = Math.floor(line / this.linesPerChunk);
     const li = line - ci * this.linesPerChunk;
-    const st = this.state[ci]!;
-    if (st[li] === DIRTY) {
-      this.ram.writeAt(line * this.lineSize, this.data[ci]!, li * this.lineSize, this.lineSize);
+    const dirty = this.dirty[ci]!;
+    if (testBit(dirty, li)) {
+      const L = this.lineSize;
+      this.pair[ci]!.copyWithin(li * L, this.chunkSize + li * L, this.chunkSize + (li + 1) * L);
       this.counters.linesWrittenBack++;
     }
-    st[li] = INVALID;
+    clearBits(dirty, li, li + 1);
+    clearBits(this.valid[ci]!, li, li + 1);
     this.slotOf[ci]![li] = -1;
     this.freeSlot(s);
     this.counters.linesEvicted++;
   }
-}
-
-// Line-state scans. State arrays are viewed four lines at a time as 32-bit words (line indices are
-// small, so the bit operations below never see an address), which skips long runs quickly.
-
-const REPEAT = 0x01010101;
-
-/** First index in [i, end) whose state is not `value`, or `end`. */
-function runEnd(st: Uint8Array, st32: Uint32Array, i: number, end: number, value: number): number {
-  while (i < end && (i & 3) !== 0) {
-    if (st[i] !== value) return i;
-    i++;
-  }
-  const word = (value * REPEAT) >>> 0;
-  while (i + 4 <= end && st32[i >> 2] === word) i += 4;
-  while (i < end && st[i] === value) i++;
-  return i;
-}
-
-/** First index in [i, end) holding a dirty line, or `end` (DIRTY is the only state with bit 1). */
-function nextDirty(st: Uint8Array, st32: Uint32Array, i: number, end: number): number {
-  while (i < end && (i & 3) !== 0) {
-    if (st[i] === DIRTY) return i;
-    i++;
-  }
-  while (i + 4 <= end && (st32[i >> 2]! & 0x02020202) === 0) i += 4;
-  while (i < end && st[i] !== DIRTY) i++;
-  return i;
-}
-
-/** First index in [i, end) holding an invalid line, or `end`. */
-function nextInvalid(st: Uint8Array, st32: Uint32Array, i: number, end: number): number {
-  while (i < end && (i & 3) !== 0) {
-    if (st[i] === INVALID) return i;
-    i++;
-  }
-  // A word has a zero byte iff (w - 0x01010101) & ~w & 0x80808080 is not zero.
-  while (i + 4 <= end) {
-    const w = st32[i >> 2]!;
-    if (((w - REPEAT) & ~w & 0x80808080) !== 0) break;
-    i += 4;
-  }
-  while (i < end && st[i] !== INVALID) i++;
-  return i;
 }

@@ -7,7 +7,7 @@
  * layout. Untouched memory reads as zeros.
  */
 
-import { ADDRESS_LIMIT, checkAddress, checkBytes, checkInteger, checkSize, checkWindow, describe, hex, isPowerOfTwo } from './address.js';
+import { ADDRESS_LIMIT, addrMod, checkAddress, checkBytes, checkInteger, checkSize, checkWindow, describe, hex, isPowerOfTwo } from './address.js';
 import type { MemoryRegion } from './types.js';
 
 /** At most this much RAM per machine (DESIGN.md: page metadata is dense, one slot per page). */
@@ -219,7 +219,7 @@ export class PhysicalMemory {
       // The piece ends (or, backwards, starts) at the nearest chunk boundary of either side.
       const n = backwards
         ? Math.min(remaining, s - Math.ceil(s / size - 1) * size, d - Math.ceil(d / size - 1) * size)
-        : Math.min(remaining, size - (s % size), size - (d % size));
+        : Math.min(remaining, size - addrMod(s, size), size - addrMod(d, size));
       const from = backwards ? s - n : s;
       const to = backwards ? d - n : d;
       const sci = Math.floor(from / size);
@@ -250,6 +250,22 @@ export class PhysicalMemory {
       ci++;
       inChunk = 0;
     }
+  }
+
+  /**
+   * Chunk `ci` followed by `chunkSize` bytes of shadow storage (a cache's copy of it), both views
+   * of one buffer: moving lines between the two is then a `copyWithin`, which makes no view per
+   * copy as `set(subarray)` does. Allocates or widens the chunk as needed; the RAM half keeps
+   * its bytes and is what every other access goes on using.
+   */
+  shadowedChunk(ci: number): Uint8Array {
+    const size = this.chunkSize;
+    const pair = new Uint8Array(2 * size);
+    const old = this.chunks[ci];
+    if (old === null || old === undefined) this.allocated++;
+    else pair.set(old);
+    this.chunks[ci] = pair.subarray(0, size);
+    return pair;
   }
 
   private allocate(ci: number): Uint8Array {

@@ -10,7 +10,7 @@
  * CPUs and devices do not. Drains go straight to memory, past any cache.
  */
 
-import { checkInteger, isPowerOfTwo } from './address.js';
+import { addrMod, checkInteger, isPowerOfTwo } from './address.js';
 import type { HwCounters } from './counters.js';
 import type { PhysicalMemory } from './physical-memory.js';
 
@@ -71,7 +71,7 @@ export class WriteCombineBuffer {
     let older = this.count;
     let pos = r;
     while (pos < end) {
-      const blockStart = pos - (pos % E);
+      const blockStart = pos - addrMod(pos, E);
       const remainingBlocks = Math.ceil((end - blockStart) / E);
       if (older === 0 && remainingBlocks > N) {
         this.drain();

@@ -9,6 +9,8 @@ import type { MemoryType } from '@kdma/hw';
 import type { PhysicalCpuAccess } from './hardware.js';
 import type { KernelPageTable } from './pgtable.js';
 
+const NO_BYTES = new Uint8Array(0);
+
 /** What KernelCpu needs of Mm. */
 export interface KernelAddressSpace {
   readonly kernelPageTable: KernelPageTable;
@@ -17,6 +19,14 @@ export interface KernelAddressSpace {
 export class KernelCpu {
   private readonly hw: PhysicalCpuAccess;
   private readonly tables: KernelPageTable;
+  /** The buffer of the access being walked, so the run visitors below are made once, not per call. */
+  private runBuffer: Uint8Array = NO_BYTES;
+  private readonly writeRun = (paddr: number, type: MemoryType, offset: number, runLength: number): void => {
+    this.hw.cpuWrite(paddr, this.runBuffer, type, offset, runLength);
+  };
+  private readonly readRun = (paddr: number, type: MemoryType, offset: number, runLength: number): void => {
+    this.hw.cpuReadInto(paddr, this.runBuffer, type, offset, runLength);
+  };
 
   constructor(hw: PhysicalCpuAccess, mm: KernelAddressSpace) {
     this.hw = hw;
@@ -65,16 +75,19 @@ export class KernelCpu {
 
   private access(kva: number, buffer: Uint8Array, write: boolean): void {
     const length = buffer.length;
+    if (length === 0) return;
+    const paddr = this.tables.linearPhys(kva, length, write);
+    if (paddr >= 0) {
+      if (write) this.hw.cpuWrite(paddr, buffer, 'normal', 0, length);
+      else this.hw.cpuReadInto(paddr, buffer, 'normal', 0, length);
+      return;
+    }
     this.tables.checkAccess(kva, length, write);
-    const hw = this.hw;
-    if (write) {
-      this.tables.forEachRun(kva, length, (paddr: number, type: MemoryType, offset: number, runLength: number) => {
-        hw.cpuWrite(paddr, buffer, type, offset, runLength);
-      });
-    } else {
-      this.tables.forEachRun(kva, length, (paddr: number, type: MemoryType, offset: number, runLength: number) => {
-        hw.cpuReadInto(paddr, buffer, type, offset, runLength);
-      });
+    this.runBuffer = buffer;
+    try {
+      this.tables.forEachRun(kva, length, write ? this.writeRun : this.readRun);
+    } finally {
+      this.runBuffer = NO_BYTES;
     }
   }
 

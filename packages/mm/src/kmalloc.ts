@@ -6,7 +6,7 @@
  * a cache line, with ARM's 64 or 128 (ARCH_DMA_MINALIGN) they never do, which is why DMA from
  * kmalloc memory is safe on non-coherent ARM.
  */
-import { checkInteger, checkSize, getOrder, hex, isPowerOfTwo } from '@kdma/hw';
+import { addrMod, checkInteger, checkSize, getOrder, hex, isPowerOfTwo } from '@kdma/hw';
 import { checkGfp, formatGfp, GFP_KERNEL, __GFP_DMA, __GFP_DMA32, __GFP_HIGHMEM, __GFP_ZERO } from './gfp.js';
 import type { PhysicalCpuAccess } from './hardware.js';
 import type { PageAllocator } from './page-alloc.js';
@@ -155,7 +155,7 @@ export class Kmalloc {
         return { slab, index };
       }
       const order = this.large.get(pfn);
-      if (order !== undefined && paddr % this.pageSize === 0) return { pfn, order };
+      if (order !== undefined && addrMod(paddr, this.pageSize) === 0) return { pfn, order };
     }
     throw new Error(`${caller}(${hex(kva)}): not an address that kmalloc returned`);
   }

@@ -3,7 +3,7 @@
  * frames, vm_insert_page() and vm_map_pages() for allocated pages. All return 0 or a negative errno
  * as the kernel does, and change nothing when they fail.
  */
-import { alignUp, checkAddress, checkInteger, checkSize, hex } from '@kdma/hw';
+import { addrMod, alignUp, checkAddress, checkInteger, checkSize, hex } from '@kdma/hw';
 import { EACCES, EBUSY, EFAULT, EINVAL, ENXIO } from './errno.js';
 import { checkPgprot } from './pgprot.js';
 import type { Pgprot } from './pgprot.js';
@@ -32,7 +32,7 @@ export function remapPfnRange(vma: Vma, uva: number, pfn: number, size: number, 
   checkInteger(pfn, 'pfn', 0, maxPfn(ps));
   checkSize(size, 'size', 0);
   const prot = checkPgprot(pgprot, 'pgprot');
-  if (uva % ps !== 0) return -EINVAL;
+  if (addrMod(uva, ps) !== 0) return -EINVAL;
   const bytes = alignUp(size, ps);
   const end = uva + bytes;
   if (bytes === 0 || uva < vma.start || end > vma.end || !mm.owns(vma)) return -EINVAL;
@@ -60,7 +60,7 @@ export function vmInsertPage(vma: Vma, uva: number, pfn: number): number {
   checkInteger(pfn, 'pfn', 0, maxPfn(ps));
   const prot = checkPgprot(vma.pgprot, 'vma.pgprot');
   if (uva < vma.start || uva >= vma.end || !mm.owns(vma)) return -EFAULT;
-  if (uva % ps !== 0 || !mm.isPageInUse(pfn)) return -EINVAL;
+  if (addrMod(uva, ps) !== 0 || !mm.isPageInUse(pfn)) return -EINVAL;
   if ((vma.flags & VM_PFNMAP) !== 0) throw new Error(`BUG: vmInsertPage(${hex(uva)}) into a VM_PFNMAP vma (use remapPfnRange)`);
   if (mm.pageTable.get(uva) >= 0) return -EBUSY;
   mm.pageTable.set(uva, makePte(pfn, prot));

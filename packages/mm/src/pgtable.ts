@@ -11,6 +11,7 @@ import type { MemMap } from './memmap.js';
 import { MEMORY_TYPES, memoryTypeCode, PROT_WRITE } from './pgprot.js';
 import type { Pgprot } from './pgprot.js';
 import { LINEAR_MAP_END, NO_KERNEL_MAPPING_BASE, PAGE_OFFSET } from './layout.js';
+import { addrMod } from '@kdma/hw';
 
 const FLAG_SPAN = 16;
 const TYPE_SPAN = 4;
@@ -27,12 +28,12 @@ export function ptePfn(pte: number): number {
 
 /** The memory type a PTE gives its page. */
 export function pteMemoryType(pte: number): MemoryType {
-  return MEMORY_TYPES[Math.floor(pte / FLAG_SPAN) % TYPE_SPAN] as MemoryType;
+  return MEMORY_TYPES[addrMod(Math.floor(pte / FLAG_SPAN), TYPE_SPAN)] as MemoryType;
 }
 
 /** The PROT_* flags of a PTE. */
 export function pteFlags(pte: number): number {
-  return pte % FLAG_SPAN;
+  return addrMod(pte, FLAG_SPAN);
 }
 
 /** Called once per physically contiguous run of pages with one memory type. */
@@ -114,7 +115,7 @@ export class PageTable {
       const from = Math.max(page, va);
       const to = Math.min(page + ps, end);
       const paddr = ptePfn(pte) * ps + (from - page);
-      const type = Math.floor(pte / FLAG_SPAN) % TYPE_SPAN;
+      const type = addrMod(Math.floor(pte / FLAG_SPAN), TYPE_SPAN);
       if (runLength > 0 && paddr === runPaddr + runLength && type === runType) {
         runLength += to - from;
       } else {
@@ -186,6 +187,17 @@ export class KernelPageTable {
     space.table.checkAccess(kva, length, write, false, (va) => (va >= space.end ? 'unmapped' : space.missReason(va)));
   }
 
+  /**
+   * For a range inside the linear map: checks it as `checkAccess` does and returns its physical
+   * address (one run of normal memory); -1 for any other range, which the caller walks instead.
+   * The hot CPU path takes this without a visitor closure.
+   */
+  linearPhys(kva: number, length: number, write: boolean): number {
+    if (!KernelPageTable.isLinear(kva, length)) return -1;
+    this.checkLinear(kva, length, write);
+    return kva - PAGE_OFFSET;
+  }
+
   private checkLinear(kva: number, length: number, write: boolean): void {
     const ps = this.pageSize;
     const startPfn = Math.floor((kva - PAGE_OFFSET) / ps);
@@ -214,7 +226,7 @@ export class KernelPageTable {
     if (KernelPageTable.isLinear(kva, 1)) return kva - PAGE_OFFSET;
     const space = this.spaceOf(kva) as MappedSpace;
     const pte = space.table.get(kva);
-    return ptePfn(pte) * this.pageSize + (kva % this.pageSize);
+    return ptePfn(pte) * this.pageSize + addrMod(kva, this.pageSize);
   }
 
   /** The memory type the CPU uses at `kva`, or a CpuFault. */

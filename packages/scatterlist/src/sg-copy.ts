@@ -5,7 +5,7 @@
  * buffer the device owns is a visible ownership mistake, as in the kernel.
  */
 
-import { checkInteger } from '@kdma/hw';
+import { addrMod, checkInteger } from '@kdma/hw';
 import { sgEntry } from './scatterlist.js';
 import type { Scatterlist } from './scatterlist.js';
 
@@ -96,7 +96,7 @@ export function sgSetBuf(sg: Scatterlist, mm: SgVirtMm, buf: number, buflen: num
   const phys = mm.virtToPhys(buf);
   const pageSize = mm.pageSize;
   sg.pfn = Math.floor(phys / pageSize);
-  sg.offset = phys % pageSize;
+  sg.offset = addrMod(phys, pageSize);
   sg.length = buflen;
 }
 

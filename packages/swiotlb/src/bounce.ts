@@ -9,6 +9,7 @@ import type { IoTlbMem } from './io-tlb-mem.js';
 import type { IoTlbPool } from './io-tlb-pool.js';
 import { swiotlbAlignOffset } from './slots.js';
 import type { SwiotlbDevice } from './types.js';
+import { addrMod } from '@kdma/hw';
 
 /**
  * Copies `size` bytes between the slot at `tlbAddr` and the original buffer it stands for:
@@ -22,7 +23,7 @@ export function swiotlbBounce(dev: SwiotlbDevice, mem: IoTlbMem, tlbAddr: number
   let origAddr = pool.origAddr[index] as number;
   if (origAddr === INVALID_PHYS_ADDR) return;
   let allocSize = pool.allocSize[index] as number;
-  const tlbOffset = ((tlbAddr - pool.start) % IO_TLB_SIZE) - swiotlbAlignOffset(dev, 0, origAddr);
+  const tlbOffset = addrMod(tlbAddr - pool.start, IO_TLB_SIZE) - swiotlbAlignOffset(dev, 0, origAddr);
   origAddr += tlbOffset;
   allocSize -= tlbOffset;
   if (size > allocSize) {

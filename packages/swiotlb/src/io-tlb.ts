@@ -3,6 +3,7 @@
  * part of the pool shares. The sizes are the kernel's since 2.6: a slot ("slab") of 2 KiB, at most
  * a segment of 128 contiguous slots per mapping, a 64 MiB default pool.
  */
+import { addrAnd, addrAndNot } from '@kdma/hw';
 
 /** `IO_TLB_SHIFT`: log2 of the slot size. */
 export const IO_TLB_SHIFT = 11;
@@ -37,8 +38,6 @@ export function ioTlbOffset(index: number): number {
   return index % IO_TLB_SEGSIZE;
 }
 
-const TWO_31 = 2 ** 31;
-const TWO_32 = 2 ** 32;
 
 /**
  * `a & b` for the small masks of this file (min_align_mask, alloc_align_mask, boundary masks):
@@ -46,19 +45,13 @@ const TWO_32 = 2 ** 32;
  * through a bare `&` (DESIGN.md).
  */
 export function maskAnd(a: number, b: number): number {
-  if (a < TWO_31 && b < TWO_31) return a & b;
   if (b === Number.MAX_SAFE_INTEGER) return a;
-  const hi = (Math.floor(a / TWO_32) & Math.floor(b / TWO_32)) >>> 0;
-  const lo = ((a % TWO_32) & (b % TWO_32)) >>> 0;
-  return hi * TWO_32 + lo;
+  return addrAnd(a, b);
 }
 
 /** `a & ~b` for the same masks. */
 export function maskAndNot(a: number, b: number): number {
-  if (a < TWO_31 && b < TWO_31) return a & ~b;
-  const hi = (Math.floor(a / TWO_32) & ~Math.floor(b / TWO_32)) >>> 0;
-  const lo = ((a % TWO_32) & ~(b % TWO_32)) >>> 0;
-  return hi * TWO_32 + lo;
+  return addrAndNot(a, b);
 }
 
 /** True for the masks the kernel's `ALIGN()` accepts: 0, 1, 3, 7, … (2^k − 1). */

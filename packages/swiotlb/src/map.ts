@@ -21,7 +21,7 @@ import {
   checkValidDmaDirection,
   type DmaDataDirection,
 } from '@kdma/dma-attrs';
-import { alignUp, checkAddress, checkInteger, checkSize, describe, getOrder, hex } from '@kdma/hw';
+import { addrMod, alignUp, checkAddress, checkInteger, checkSize, describe, getOrder, hex } from '@kdma/hw';
 import { swiotlbBounce } from './bounce.js';
 import { IO_TLB_SEGMENT_BYTES, IO_TLB_SIZE, SWIOTLB_MAP_ERROR, isLowMask, nrSlots } from './io-tlb.js';
 import type { IoTlbMem } from './io-tlb-mem.js';
@@ -221,7 +221,7 @@ export function swiotlbAlloc(dev: SwiotlbDevice, size: number): number | null {
   if (index === -1) return null;
   const pool = mem.foundPool as IoTlbPool;
   const tlbAddr = pool.start + index * IO_TLB_SIZE;
-  if (tlbAddr % pageSize !== 0) {
+  if (addrMod(tlbAddr, pageSize) !== 0) {
     mem.warnOnce(dev.name, 'swiotlb-alloc-unaligned', `Cannot allocate pages from non page-aligned swiotlb addr ${hex(tlbAddr)}.`);
     swiotlbReleaseSlots(dev, mem, tlbAddr, pool);
     return null;

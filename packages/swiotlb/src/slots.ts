@@ -9,6 +9,7 @@ import { IO_TLB_SEGSIZE, IO_TLB_SEGMENT_BYTES, IO_TLB_SIZE, INVALID_PHYS_ADDR, m
 import { swiotlbAllocPool, swiotlbFreePool, type IoTlbMem } from './io-tlb-mem.js';
 import type { IoTlbPool } from './io-tlb-pool.js';
 import type { SwiotlbDevice } from './types.js';
+import { addrMod } from '@kdma/hw';
 
 /**
  * `swiotlb_align_offset(dev, align_mask, addr)`: the part of `addr`'s offset the bounce buffer
@@ -19,7 +20,7 @@ export function swiotlbAlignOffset(dev: SwiotlbDevice, allocAlignMask: number, a
   const minAlign = dev.minAlignMask;
   if (minAlign === 0) return 0;
   const within = allocAlignMask > IO_TLB_SIZE - 1 ? allocAlignMask : IO_TLB_SIZE - 1;
-  return maskAnd(addr % (within + 1), minAlign);
+  return maskAnd(addrMod(addr, within + 1), minAlign);
 }
 
 /** `get_max_slots(boundary_mask)`: slots per boundary window (shift first, so ~0 does not overflow). */
@@ -77,7 +78,7 @@ export function swiotlbSearchPoolArea(
   // The slot address is aligned iff (tblDmaAddr mod M + (slot mod M/2K) * 2K) mod M is 0: small
   // integers only. No candidate can cross a boundary window when the whole pool fits in one.
   const slotsPerAlign = alignModulus / IO_TLB_SIZE;
-  const startMod = tblDmaAddr % alignModulus;
+  const startMod = addrMod(tblDmaAddr, alignModulus);
   const boundaryMatters = (shift % maxSlots) + pool.nslabs > maxSlots;
   let index = pool.areaIndex[areaIndex] as number;
   let slotIndex = -1;

@@ -16,13 +16,13 @@ export function v7DmaInvRange(hw: Hardware, start: number, size: number): void {
   const line = hw.cacheLineSize;
   let lo = start;
   let hi = start + size;
-  if (lo % line !== 0) {
-    const head = alignDown(lo, line);
+  const head = alignDown(lo, line);
+  if (head !== lo) {
     hw.cacheFlush(head, line);
     lo = head + line;
   }
-  if (hi % line !== 0 && hi > lo) {
-    const tail = alignDown(hi, line);
+  const tail = alignDown(hi, line);
+  if (tail !== hi && hi > lo) {
     hw.cacheFlush(tail, line);
     hi = tail;
   }

@@ -7,7 +7,7 @@ import {
   DMA_TO_DEVICE,
   type DmaDataDirection,
 } from '@kdma/dma-attrs';
-import { alignUp, checkAddress, checkInteger, checkSize, describe, getOrder, hex } from '@kdma/hw';
+import { addrMod, alignUp, checkAddress, checkInteger, checkSize, describe, getOrder, hex } from '@kdma/hw';
 import { Device, DMA_MAPPING_ERROR, ENXIO, type DmaAllocation } from '@kdma/dma-mapping';
 import { dmaPgprot, noKernelMappingCookie, setDmaOps, type DmaMapOps, type Machine } from '@kdma/dma-mapping/ops';
 import {
@@ -313,7 +313,7 @@ function createMapping(dev: Device, pfns: readonly number[], size: number): numb
 function removeMapping(dev: Device, iova: number, size: number): void {
   const mapping = toMapping(dev);
   const pageSize = dev.machine.pageSize;
-  const offset = iova % pageSize;
+  const offset = addrMod(iova, pageSize);
   const len = alignUp(offset + size, pageSize);
   const start = iova - offset;
   if (mapping.domain.walk(start) < 0) return;
@@ -419,7 +419,7 @@ function mapPage(dev: Device, pfn: number, offset: number, size: number, dir: Dm
 function handleToPhys(dev: Device, handle: number): number {
   const mapping = toMapping(dev);
   const pageSize = dev.machine.pageSize;
-  const offset = handle % pageSize;
+  const offset = addrMod(handle, pageSize);
   const pa = mapping.domain.walk(handle - offset);
   return pa < 0 ? -1 : pa + offset;
 }
@@ -427,7 +427,7 @@ function handleToPhys(dev: Device, handle: number): number {
 function unmapPageCommon(dev: Device, handle: number, size: number, dir: DmaDataDirection, attrs: number, coherent: boolean): void {
   const mapping = toMapping(dev);
   const pageSize = dev.machine.pageSize;
-  const offset = handle % pageSize;
+  const offset = addrMod(handle, pageSize);
   const iova = handle - offset;
   const len = alignUp(size + offset, pageSize);
   const phys = handleToPhys(dev, handle);

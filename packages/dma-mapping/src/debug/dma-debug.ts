@@ -27,6 +27,7 @@ import { hex016, ptr } from './dma-debug-format.js';
 import type { DmaDebug, DmaDebugError, DmaDebugErrorKind } from './dma-debug-hooks.js';
 import { DmaDebugHash } from './hash-bucket.js';
 import { DmaOwnership, OwnershipSanitizer, type DmaOwner } from './ownership-sanitizer.js';
+import { addrMod } from '@kdma/hw';
 
 const SG: DmaDebugType = 'scather-gather';
 
@@ -435,7 +436,7 @@ export class DmaApiDebug implements DmaDebug {
   private coherentPhys(cpuAddr: number): number | null {
     if (this.mm.virtAddrValid(cpuAddr)) return this.mm.virtToPhys(cpuAddr);
     const pfn = this.mm.vmallocToPfn(cpuAddr);
-    return pfn === null ? null : pfn * this.pageSize + (cpuAddr % this.pageSize);
+    return pfn === null ? null : pfn * this.pageSize + addrMod(cpuAddr, this.pageSize);
   }
 
   /** `debug_dma_free_coherent`. */

@@ -1,4 +1,5 @@
 import type { DmaDebugEntry, DmaDebugRef } from './dma-debug-entry.js';
+import { addrMod } from '@kdma/hw';
 
 /** `HASH_SIZE`: the kernel's 16384 buckets. */
 export const HASH_SIZE = 16384;
@@ -13,7 +14,7 @@ const BUCKET_SPAN = 2 ** HASH_FN_SHIFT;
  * Written with literals so that it stays small enough for V8 to inline it everywhere.
  */
 export function hashFn(devAddr: number): number {
-  return Math.floor(devAddr / 8192 + 16384) % 16384;
+  return addrMod(Math.floor(devAddr / 8192 + 16384), 16384);
 }
 
 type MatchFn = (ref: DmaDebugRef, entry: DmaDebugEntry) => boolean;
