@@ -6,6 +6,15 @@
 export * from './index-iova.js';
 export { EEXIST, ENODEV, ENOSYS, ERANGE } from './errno.js';
 export { Iotlb } from './iotlb.js';
+export {
+  bitmapClear,
+  bitmapFindNextZeroArea,
+  bitmapSet,
+  dmaGetSegBoundaryNrPages,
+  iommuAreaAlloc,
+  iommuIsSpanBoundary,
+  iommuNumPages,
+} from './iommu-helper.js';
 export { iommuPgsize, pgsizeBitmapOf, pgsizeList, type PgsizeChoice } from './iommu-pgsize.js';
 export {
   IommuDevice,

@@ -1,3 +1,6 @@
+import type { Device } from '@kdma/dma-mapping';
+import { dmaGetSegBoundaryNrPages, iommuIsSpanBoundary } from '@kdma/iommu';
+
 /*
  * `struct pci_iommu_arena` of arch/alpha/kernel/pci_impl.h and its allocator in pci_iommu.c: a
  * scatter-gather window's page table (one `unsigned long` PTE per 8 KiB page) and a cursor,
@@ -19,11 +22,6 @@ export function mkIommuPte(paddr: number, pageSize: number): number {
 /** The physical page of a valid PTE, or -1 (bit 0 clear). */
 export function iommuPtePaddr(pte: number, pageSize: number): number {
   return pte % 2 === 1 ? (pte - 1) * (pageSize / 2) : -1;
-}
-
-/** Something with a segment boundary (a `Device`), or null for the ISA bridge's default. */
-interface WithDmaParms {
-  readonly dmaParms: { readonly segmentBoundaryMask: number };
 }
 
 /** `struct pci_iommu_arena`. */
@@ -52,15 +50,15 @@ export class PciIommuArena {
   /**
    * `iommu_arena_find_pages`: the first `mask`-aligned run of `n` free PTEs from `next_entry`
    * that does not cross the device's segment boundary; at the end, one more pass from 0 after
-   * `mv_pci_tbi(hose, 0, -1)`. -1 when that fails too. (A run larger than the boundary can never
-   * fit and the kernel fails it; kdma lets it through for dma-debug to report the crossing.)
+   * `mv_pci_tbi(hose, 0, -1)`. -1 when that fails too — always for a run longer than the boundary,
+   * which crosses it wherever it starts. (No device: the ISA bridge's 4 GiB.)
    */
-  findPages(dev: WithDmaParms | null, n: number, mask: number): number {
+  findPages(dev: Device | null, n: number, mask: number): number {
     const ptes = this.ptes;
     const nent = ptes.length;
     const base = this.dmaBase / this.pageSize;
-    const boundarySize = dev !== null ? Math.floor((Math.min(dev.dmaParms.segmentBoundaryMask, 2 ** 52) + 1) / this.pageSize) : 2 ** 32 / this.pageSize;
-    const spans = (p: number): boolean => n <= boundarySize && ((base + p) % boundarySize) + n > boundarySize;
+    const boundarySize = dmaGetSegBoundaryNrPages(dev, this.pageSize);
+    const spans = (p: number): boolean => iommuIsSpanBoundary(p, n, base, boundarySize);
     const align = (v: number): number => Math.ceil(v / (mask + 1)) * (mask + 1);
     let p = align(this.nextEntry);
     let i = 0;
@@ -87,7 +85,7 @@ export class PciIommuArena {
   }
 
   /** `iommu_arena_alloc`: `n` PTEs marked `IOMMU_INVALID_PTE`, `next_entry` moved past them; -1 if none. */
-  alloc(dev: WithDmaParms | null, n: number, align: number): number {
+  alloc(dev: Device | null, n: number, align: number): number {
     const mask = Math.max(align, this.alignEntry) - 1;
     const p = this.findPages(dev, n, mask);
     if (p < 0) return -1;

@@ -2,6 +2,7 @@ import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, type DmaDataDirection } from '@kdma
 import { addrAndNot, alignDown, alignUp, checkInteger, getOrder, hex, lowBits, type DmaFault, type DmaFaultKind, type DmaTranslation, type TranslationRun } from '@kdma/hw';
 import { DMA_MAPPING_ERROR, type Device, type DmaAllocation } from '@kdma/dma-mapping';
 import { dmaCommonGetSgtable, dmaCommonMmap, type DmaMapOps, type IommuStats, type Machine, type MachineIommu } from '@kdma/dma-mapping/ops';
+import { dmaGetSegBoundaryNrPages, iommuIsSpanBoundary } from '@kdma/iommu';
 import type { Scatterlist } from '@kdma/scatterlist';
 import { machvecDmaSyncSg, machvecDmaSyncSingle } from './machvec.js';
 import { dmaMarkClean } from './mark-clean.js';
@@ -220,12 +221,11 @@ export class Ioc implements MachineIommu, DmaTranslation {
     const words = this.entries / BITS_PER_LONG;
     let w = useHint ? this.resHint : 0;
     if (!useHint) this.resBitshift = 0;
-    const boundarySize = alignUp(Math.min(dev.dmaParms.segmentBoundaryMask, 2 ** 52) + 1, this.iovpSize) / this.iovpSize;
+    const boundarySize = dmaGetSegBoundaryNrPages(dev, this.iovpSize);
     const shift = this.ibase / this.iovpSize;
-    // iommu_is_span_boundary. A request larger than the boundary can never fit and the kernel
-    // fails it ("out of mapping resources"); kdma maps it and lets dma-debug report the crossing
-    // segment, as dma-iommu does for a segment that crosses its boundary by itself.
-    const spansBoundary = (index: number, nr: number): boolean => nr <= boundarySize && ((shift + index) % boundarySize) + nr > boundarySize;
+    // A request larger than the boundary crosses it wherever it starts: the search fails and the
+    // mapping is refused ("out of mapping resources").
+    const spansBoundary = (index: number, nr: number): boolean => iommuIsSpanBoundary(index, nr, shift, boundarySize);
     bitsWanted = 2 ** this.iovpOrder(bitsWanted * this.iovpSize);
 
     if (bitsWanted === 1) {

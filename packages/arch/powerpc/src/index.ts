@@ -23,7 +23,7 @@ export { CONSISTENT_SIZE, dmaSync, powerpcDirectHooks } from './dma-noncoherent.
 export { ppcSwiotlbDmaOps } from './dma-swiotlb.js';
 export { ibmebusDmaOps } from './ibmebus.js';
 export { IOMMU_PAGE_SHIFT, IOMMU_PAGE_SIZE, IoPageTable, PowerpcIommu } from './io-page-table.js';
-export { IOMAP_MAX_ORDER, iommuAreaAlloc, iommuRangeAlloc, IommuTable, type TceOps } from './iommu.js';
+export { IOMAP_MAX_ORDER, iommuRangeAlloc, IommuTable, type TceOps } from './iommu.js';
 export { Lv1, LV1_ILLEGAL_PARAMETER_VALUE, LV1_SUCCESS, PS3_IOC0_IO_BASE, PS3_SB_IO_BASE, type Lv1Call } from './lv1.js';
 export { createMachine, powerpcDescription, type PowerpcMachine } from './machine.js';
 export { PS3_DMA_16M, PS3_DMA_1M, PS3_DMA_4K, PS3_DMA_64K, type IommuFixed, type PowerpcDeviceOptions, type PowerpcOptions } from './options.js';

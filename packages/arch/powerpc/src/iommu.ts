@@ -2,6 +2,7 @@ import { DMA_BIDIRECTIONAL, type DmaDataDirection } from '@kdma/dma-attrs';
 import { addrAnd, alignUp, checkInteger, getOrder, hex } from '@kdma/hw';
 import { DMA_MAPPING_ERROR, type Device, type DmaAllocation } from '@kdma/dma-mapping';
 import type { Machine } from '@kdma/dma-mapping/ops';
+import { dmaGetSegBoundaryNrPages, iommuAreaAlloc, iommuNumPages } from '@kdma/iommu';
 import type { Scatterlist } from '@kdma/scatterlist';
 import { IOMMU_PAGE_SIZE, type IoPageTable } from './io-page-table.js';
 
@@ -90,57 +91,9 @@ export class IommuTable {
   }
 }
 
-/** `iommu_num_pages(addr, len, io_page_size)`: IO pages that `[addr, addr + len)` touches. */
-export function iommuNumPages(addr: number, len: number): number {
-  return alignUp((addr % IOMMU_PAGE_SIZE) + len, IOMMU_PAGE_SIZE) / IOMMU_PAGE_SIZE;
-}
-
 /** `get_iommu_order(size)`: the IO page order a coherent buffer's mapping is aligned to. */
 export function getIommuOrder(size: number): number {
   return getOrder(size, IOMMU_PAGE_SIZE);
-}
-
-/** `iommu_is_span_boundary` (lib/iommu-helper.c). */
-function iommuIsSpanBoundary(index: number, nr: number, shift: number, boundarySize: number): boolean {
-  return ((shift + index) % boundarySize) + nr > boundarySize;
-}
-
-/**
- * `bitmap_find_next_zero_area` (v3.4): the first `nr` clear entries at or after `start`, below
- * `size`, starting at a multiple of `alignMask + 1`; returns the index, or a value past `size`.
- */
-function bitmapFindNextZeroArea(map: Uint8Array, size: number, start: number, nr: number, alignMask: number): number {
-  for (;;) {
-    let index = start < size ? map.indexOf(0, start) : -1;
-    if (index < 0 || index >= size) index = size;
-    index = alignUp(index, alignMask + 1);
-    const end = index + nr;
-    if (end > size) return end;
-    const busy = map.subarray(index, end).indexOf(1);
-    if (busy < 0) return index;
-    start = index + busy + 1;
-  }
-}
-
-/**
- * `iommu_area_alloc` (lib/iommu-helper.c): "We don't want the last of the limit", so the last
- * entry below `size` is never used; areas that would cross a `boundarySize` boundary of the bus
- * address space (`shift` = `it_offset`) are skipped.
- */
-export function iommuAreaAlloc(map: Uint8Array, size: number, start: number, nr: number, shift: number, boundarySize: number, alignMask: number): number {
-  size -= 1;
-  if (size <= 0) return RANGE_ERROR;
-  for (;;) {
-    const index = bitmapFindNextZeroArea(map, size, start, nr, alignMask);
-    if (index >= size) return RANGE_ERROR;
-    if (iommuIsSpanBoundary(index, nr, shift, boundarySize)) {
-      // "we could do more effectively"
-      start = index + 1;
-      continue;
-    }
-    map.fill(1, index, index + nr);
-    return index;
-  }
 }
 
 /**
@@ -175,10 +128,7 @@ export function iommuRangeAlloc(
   // previous alloc was at the very end of the available space. If so, go back to the initial start."
   if (start >= limit) start = largealloc ? tbl.itLargehint : tbl.itHint;
 
-  const boundarySize =
-    dev !== null
-      ? alignUp(dev.dmaParms.segmentBoundaryMask + 1, IOMMU_PAGE_SIZE) / IOMMU_PAGE_SIZE
-      : 2 ** 32 / IOMMU_PAGE_SIZE;
+  const boundarySize = dmaGetSegBoundaryNrPages(dev, IOMMU_PAGE_SIZE);
   for (;;) {
     if (limit + tbl.itOffset > mask) {
       limit = mask - tbl.itOffset + 1;
@@ -187,7 +137,9 @@ export function iommuRangeAlloc(
       if (addrAnd(start, mask) >= limit || pass > 0) start = 0;
       else start = addrAnd(start, mask);
     }
-    const n = iommuAreaAlloc(tbl.itMap, limit, start, npages, tbl.itOffset, boundarySize, alignMask);
+    // A mask below the window's first entry leaves no entry at all (the kernel's unsigned limit
+    // would wrap instead).
+    const n = limit <= 0 ? RANGE_ERROR : iommuAreaAlloc(tbl.itMap, limit, start, npages, tbl.itOffset, boundarySize, alignMask);
     if (n === RANGE_ERROR) {
       if (pass < 2) {
         start = ((largealloc ? 1 : 0) ^ pass) !== 0 ? tbl.itHalfpoint : 0;
@@ -287,7 +239,7 @@ export function iommuMapPage(
 ): number {
   if (tbl === null) return DMA_MAPPING_ERROR;
   const paddr = pfn * dev.machine.pageSize + offset;
-  const npages = iommuNumPages(paddr, size);
+  const npages = iommuNumPages(paddr, size, IOMMU_PAGE_SIZE);
   const align = pageAlignOrder(dev.machine, paddr, size);
   const handle = iommuAlloc(dev, tbl, paddr, npages, dir, Math.floor(mask / IOMMU_PAGE_SIZE), align, attrs);
   if (handle === DMA_MAPPING_ERROR) {
@@ -301,7 +253,7 @@ export function iommuMapPage(
 /** `iommu_unmap_page`. */
 export function iommuUnmapPage(tbl: IommuTable | null, dmaHandle: number, size: number): void {
   if (tbl === null) return;
-  iommuFree(tbl, dmaHandle, iommuNumPages(dmaHandle, size));
+  iommuFree(tbl, dmaHandle, iommuNumPages(dmaHandle, size, IOMMU_PAGE_SIZE));
 }
 
 /**
@@ -329,7 +281,7 @@ export function iommuMapSg(dev: Device, tbl: IommuTable | null, sgl: Scatterlist
       continue;
     }
     const paddr = s.pfn * pageSize + s.offset;
-    const npages = iommuNumPages(paddr, slen);
+    const npages = iommuNumPages(paddr, slen, IOMMU_PAGE_SIZE);
     const align = pageAlignOrder(dev.machine, paddr, slen);
     const entry = iommuRangeAlloc(dev, tbl, npages, handle, ioMask, align);
     if (entry === RANGE_ERROR) {
@@ -377,7 +329,7 @@ function iommuMapSgFailure(tbl: IommuTable, sgl: Scatterlist[], nelems: number, 
     const s = sgl[i] as Scatterlist;
     if (s.dmaLength !== 0) {
       const start = s.dmaAddress - (s.dmaAddress % IOMMU_PAGE_SIZE);
-      iommuFreeEntries(tbl, start, iommuNumPages(s.dmaAddress, s.dmaLength));
+      iommuFreeEntries(tbl, start, iommuNumPages(s.dmaAddress, s.dmaLength, IOMMU_PAGE_SIZE));
       s.dmaAddress = DMA_MAPPING_ERROR;
       s.dmaLength = 0;
     }
@@ -392,7 +344,7 @@ export function iommuUnmapSg(tbl: IommuTable | null, sgl: Scatterlist[], nelems:
   for (let i = 0; i < nelems; i++) {
     const sg = sgl[i] as Scatterlist;
     if (sg.dmaLength === 0) break;
-    iommuFreeEntries(tbl, sg.dmaAddress, iommuNumPages(sg.dmaAddress, sg.dmaLength));
+    iommuFreeEntries(tbl, sg.dmaAddress, iommuNumPages(sg.dmaAddress, sg.dmaLength, IOMMU_PAGE_SIZE));
   }
   tbl.tce.flush?.(tbl);
 }

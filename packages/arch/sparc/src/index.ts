@@ -1,6 +1,6 @@
 /** `@kdma/arch-sparc`: arch/sparc's DMA mapping on the kdma machine. */
 export { arch, IO_PAGE_SHIFT, IO_PAGE_SIZE, SPARC_IOMMU_NAMES, SPARC_PLATFORM_NAMES, sparcFacts } from './arch.js';
-export { bitmapFindNextZeroArea, IommuArena, iommuAreaAlloc, iommuIsSpanBoundary, iommuNumPages } from './iommu-helper.js';
+export { IommuArena } from './iommu-common.js';
 export {
   dma4uAllocCoherent,
   dma4uFreeCoherent,

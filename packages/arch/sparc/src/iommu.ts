@@ -2,9 +2,10 @@ import { DMA_TO_DEVICE, type DmaDataDirection } from '@kdma/dma-attrs';
 import { alignDown, alignUp, getOrder, type DmaFault, type DmaFaultKind, type DmaTranslation, type TranslationRun } from '@kdma/hw';
 import { DMA_MAPPING_ERROR, type Device, type DmaAllocation } from '@kdma/dma-mapping';
 import { dmaCommonGetSgtable, dmaCommonMmap, type DmaMapOps, type IommuStats, type Machine, type MachineIommu } from '@kdma/dma-mapping/ops';
+import { dmaGetSegBoundaryNrPages, iommuIsSpanBoundary, iommuNumPages } from '@kdma/iommu';
 import type { Scatterlist } from '@kdma/scatterlist';
 import { IO_PAGE_SIZE } from './arch.js';
-import { IommuArena, iommuIsSpanBoundary, iommuNumPages } from './iommu-helper.js';
+import { IommuArena } from './iommu-common.js';
 import { Strbuf } from './strbuf.js';
 
 /*
@@ -339,7 +340,7 @@ export function dma4uMapSg(dev: Device, sgl: Scatterlist[], nelems: number, dir:
   const ctx = iommu.ctxflush ? iommu.allocCtx() : 0;
   const prot = streamingProt(iommu, dir);
   const maxSegSize = dev.dmaParms.maxSegmentSize;
-  const segBoundarySize = alignUp(Math.min(dev.dmaParms.segmentBoundaryMask, 2 ** 52) + 1, IO_PAGE_SIZE) / IO_PAGE_SIZE;
+  const segBoundarySize = dmaGetSegBoundaryNrPages(dev, IO_PAGE_SIZE);
   const baseShift = iommu.pageTableMapBase / IO_PAGE_SIZE;
   const handle = { value: 0 };
   let outIndex = 0;

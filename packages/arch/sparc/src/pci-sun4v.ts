@@ -2,9 +2,10 @@ import { DMA_TO_DEVICE, type DmaDataDirection } from '@kdma/dma-attrs';
 import { alignDown, alignUp, getOrder, hex, type DmaFault, type DmaFaultKind, type DmaTranslation, type TranslationRun } from '@kdma/hw';
 import { DMA_MAPPING_ERROR, type Device, type DmaAllocation } from '@kdma/dma-mapping';
 import { dmaCommonGetSgtable, dmaCommonMmap, type DmaMapOps, type IommuStats, type Machine, type MachineIommu } from '@kdma/dma-mapping/ops';
+import { dmaGetSegBoundaryNrPages, iommuIsSpanBoundary, iommuNumPages } from '@kdma/iommu';
 import type { Scatterlist } from '@kdma/scatterlist';
 import { IO_PAGE_SIZE } from './arch.js';
-import { IommuArena, iommuIsSpanBoundary, iommuNumPages } from './iommu-helper.js';
+import { IommuArena } from './iommu-common.js';
 
 /*
  * arch/sparc/kernel/pci_sun4v.c: on sun4v the IOMMU belongs to the hypervisor. Linux keeps only
@@ -372,7 +373,7 @@ export function dma4vMapSg(dev: Device, sgl: Scatterlist[], nelems: number, dir:
   if (nelems === 0) return 0;
   const pageSize = dev.machine.pageSize;
   const maxSegSize = dev.dmaParms.maxSegmentSize;
-  const segBoundarySize = alignUp(Math.min(dev.dmaParms.segmentBoundaryMask, 2 ** 52) + 1, IO_PAGE_SIZE) / IO_PAGE_SIZE;
+  const segBoundarySize = dmaGetSegBoundaryNrPages(dev, IO_PAGE_SIZE);
   const baseShift = iommu.pageTableMapBase / IO_PAGE_SIZE;
   const handle = { value: 0 };
   let outIndex = 0;

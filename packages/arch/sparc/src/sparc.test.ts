@@ -1,6 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import fc from 'fast-check';
-import { arch, bitmapFindNextZeroArea, createMachine, iommuAreaAlloc, SPARC_PLATFORM_NAMES, sparcFacts } from './index.js';
+import { arch, createMachine, IO_PAGE_SIZE, IommuArena, SPARC_PLATFORM_NAMES, sparcFacts } from './index.js';
 
 describe('sparc facts and machines', () => {
   it('describes SPARC: coherence per platform, 8 KiB pages on sparc64, 4 KiB on sparc32', () => {
@@ -14,37 +13,34 @@ describe('sparc facts and machines', () => {
   });
 });
 
-describe('iommu_area_alloc', () => {
-  it('finds the first free run from the start, never overlapping what it handed out', () => {
-    fc.assert(
-      fc.property(fc.array(fc.tuple(fc.integer({ min: 1, max: 9 }), fc.boolean()), { maxLength: 60 }), (ops) => {
-        const size = 128;
-        const map = new Uint8Array(size);
-        const live: [number, number][] = [];
-        for (const [nr, free] of ops) {
-          if (free && live.length > 0) {
-            const [start, n] = live.shift() as [number, number];
-            map.fill(0, start, start + n);
-            continue;
-          }
-          const expected = bitmapFindNextZeroArea(map, size, 0, nr, 0);
-          const got = iommuAreaAlloc(map, size, 0, nr, 0, 2 ** 40, 0);
-          if (expected >= size) {
-            expect(got).toBe(-1);
-            continue;
-          }
-          expect(got).toBe(expected);
-          for (const [start, n] of live) expect(got + nr <= start || start + n <= got).toBe(true);
-          live.push([got, nr]);
-        }
-      }),
-    );
+describe('IommuArena (iommu_range_alloc over lib/iommu-helper)', () => {
+  it('allocates from the hint, keeps back the last TSB entry, and wraps once with a flush', () => {
+    let flushes = 0;
+    const arena = new IommuArena(16, 0, IO_PAGE_SIZE, () => flushes++);
+    expect(arena.alloc(null, 6)).toBe(0);
+    expect(arena.alloc(null, 6)).toBe(6);
+    // Entries 12..15 are free but 15 is "the last of the limit": three fit, four do not.
+    expect(arena.alloc(null, 4)).toBe(-1);
+    expect(flushes).toBe(1);
+    arena.free(0, 6);
+    expect(arena.alloc(null, 4)).toBe(0);
+    expect(flushes).toBe(2);
+    expect(arena.alloc(null, 3)).toBe(12);
+    expect(arena.inUse()).toBe(13);
+    // From the hint only the kept-back last entry is free: the search wraps to 0, flushing.
+    expect(arena.alloc(null, 1)).toBe(4);
+    expect(flushes).toBe(3);
   });
 
-  it('does not let a run cross a segment boundary it fits in', () => {
-    const map = new Uint8Array(16);
-    map.fill(1, 0, 3);
-    // Boundary every 4 entries: 2 entries at 3 would cross 4, so they go to 4.
-    expect(iommuAreaAlloc(map, 16, 0, 2, 0, 4, 0)).toBe(4);
+  it('never lets a run cross the device segment boundary, and refuses one longer than it', () => {
+    const m = createMachine();
+    const dev = m.createDevice({ name: 'bounded', segmentBoundaryMask: 4 * IO_PAGE_SIZE - 1 });
+    // The arena's first entry is bus page 1: windows of 4 start at entries 3, 7, 11, …
+    const arena = new IommuArena(32, 1, IO_PAGE_SIZE, null);
+    expect(arena.alloc(dev, 2)).toBe(0);
+    expect(arena.alloc(dev, 2)).toBe(3);
+    expect(arena.alloc(dev, 4)).toBe(7);
+    expect(arena.alloc(dev, 5)).toBe(-1);
+    expect(arena.inUse()).toBe(8);
   });
 });

@@ -12,10 +12,10 @@ import {
   type MachineIommu,
 } from '@kdma/dma-mapping/ops';
 import { addrAnd, alignUp, getOrder, hex, type DmaFault, type DmaFaultKind, type DmaTranslation, type MemoryRegion, type TranslationRun } from '@kdma/hw';
+import { bitmapClear, bitmapSet, dmaGetSegBoundaryNrPages, iommuAreaAlloc, iommuNumPages } from '@kdma/iommu';
 import { GFP_DMA, GFP_KERNEL } from '@kdma/mm';
 import type { Scatterlist } from '@kdma/scatterlist';
 import { allocCoherentPages, dmaAllocCoherentGfpFlags, dmaCommonAllocPages, dmaCommonFreePages, freeCoherentPages, panic, x86CommonGetSgtable, x86CommonMmap } from './dma-generic.js';
-import { iommuAreaAlloc, iommuNumPages, bitmapClear, bitmapSet } from './iommu-helper.js';
 import { TranslationCache } from './translation-cache.js';
 
 /*
@@ -175,7 +175,7 @@ export class AmdGart implements MachineIommu {
   allocIommu(dev: Device, size: number, alignMask: number): number {
     const boundary = dev.dmaParms.segmentBoundaryMask;
     const baseIndex = alignUp(addrAnd(this.busBase, boundary), PAGE_SIZE) / PAGE_SIZE;
-    const boundarySize = alignUp(boundary + 1, PAGE_SIZE) / PAGE_SIZE;
+    const boundarySize = dmaGetSegBoundaryNrPages(dev, PAGE_SIZE);
     let offset = iommuAreaAlloc(this.bitmap, this.iommuPages, this.nextBit, size, baseIndex, boundarySize, alignMask);
     if (offset === -1) {
       this.needFlush = true;

@@ -7,7 +7,6 @@ export { amdIommuDeviceDmaOpsInit, amdIommuDriver, amdIommuFaultMessage, HT_RANG
 export { dmarFaultMessage, intelIommuDriver, IOAPIC_RANGE_SIZE, IOAPIC_RANGE_START, pciSlot } from './intel-iommu.js';
 export { intelDmaOps, iommuNoMapping } from './intel-dma-ops.js';
 export { KernelPanic } from './dma-generic.js';
-export { iommuAreaAlloc, iommuIsSpanBoundary, iommuNumPages } from './iommu-helper.js';
 export { TranslationCache } from './translation-cache.js';
 export { allocateAperture, GART_MAX_ADDR, GART_MIN_ADDR, gartApertureSize } from './aperture.js';
 export { AmdGart, EMERGENCY_PAGES, GART_MAX_PHYS_ADDR, gartDmaOps, gartOf, gpteDecode, gpteEncode, GPTE_COHERENT, GPTE_VALID } from './amd-gart.js';

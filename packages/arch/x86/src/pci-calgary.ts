@@ -2,10 +2,10 @@ import { DMA_BIDIRECTIONAL, type DmaDataDirection } from '@kdma/dma-attrs';
 import type { Device } from '@kdma/dma-mapping';
 import { dmaDirectGetRequiredMask, dmaDirectSupported, type DmaMapOps, type IommuStats, type Machine, type MachineIommu } from '@kdma/dma-mapping/ops';
 import { alignUp, type DmaFault, type DmaFaultKind, type DmaTranslation, type MemoryRegion, type TranslationRun } from '@kdma/hw';
+import { bitmapClear, bitmapSet, dmaGetSegBoundaryNrPages, iommuAreaAlloc, iommuNumPages } from '@kdma/iommu';
 import type { Scatterlist } from '@kdma/scatterlist';
 import { PCI_HOLE_END, PCI_HOLE_START } from './arch.js';
 import { allocCoherentPages, dmaCommonAllocPages, dmaCommonFreePages, freeCoherentPages, x86CommonGetSgtable, x86CommonMmap } from './dma-generic.js';
-import { bitmapClear, bitmapSet, iommuAreaAlloc, iommuNumPages } from './iommu-helper.js';
 import { TceTable, tceAllows, tceRpnAddress } from './tce.js';
 import { TranslationCache } from './translation-cache.js';
 
@@ -87,7 +87,7 @@ export class CalgaryPhb {
 
   /** `iommu_range_alloc`: from `it_hint`, blasting the cache and retrying from 0 when that fails; -1 when full. */
   rangeAlloc(dev: Device, npages: number): number {
-    const boundarySize = alignUp(dev.dmaParms.segmentBoundaryMask + 1, PAGE_SIZE) / PAGE_SIZE;
+    const boundarySize = dmaGetSegBoundaryNrPages(dev, PAGE_SIZE);
     let offset = iommuAreaAlloc(this.itMap, this.itSize, this.itHint, npages, 0, boundarySize, 0);
     if (offset === -1) {
       this.tceCacheBlast();
