@@ -5,23 +5,36 @@ import { MIB } from './test-machines.js';
 
 /*
  * The conformance kit on pSeries, for each way a device gets its ops. A TCE table allocates with
- * iommu_area_alloc, which never lets a mapping cross the device's segment boundary: the kit's
- * dma-debug scene for a segment longer than the boundary expects the mapping to succeed and be
- * reported, but dma_iommu_ops refuse it ("iommu_alloc failed") — pseries.test.ts asserts that.
- * An ibmebus adapter accepts only a 64-bit mask (ibmebus_dma_supported), so the kit's 32-bit
- * device gets -EIO — asserted in pseries.test.ts.
+ * iommu_range_alloc → iommu_area_alloc, which never lets a mapping cross the device's segment
+ * boundary: a segment longer than the boundary window cannot be placed and iommu_map_sg fails
+ * ("iommu_alloc failed", 0 segments) — for dma_iommu_ops and for vio_dma_mapping_ops, which maps
+ * through the same table. An ibmebus adapter accepts only a 64-bit mask (ibmebus_dma_supported:
+ * "return mask == DMA_BIT_MASK(64)"), so dma_set_mask of 24 or 32 bits gets -EIO.
  */
 
-const REFUSES_BOUNDARY = '[kernel refuses: reports sg-segment-across-boundary]';
-
-describe(`pseries, PCI on dma_iommu_ops ${REFUSES_BOUNDARY}`, () => {
-  describeDmaConformance({ arch, createMachine, machineOptions: { platform: 'pseries' } });
+describe('pseries, PCI on dma_iommu_ops', () => {
+  describeDmaConformance({
+    arch,
+    createMachine,
+    machineOptions: { platform: 'pseries' },
+    kernelRefuses: { segmentAcrossBoundary: { dma_iommu_ops: 'always' } },
+  });
 });
 
-describe(`pseries, VIO on vio_dma_mapping_ops (CMO) ${REFUSES_BOUNDARY}`, () => {
-  describeDmaConformance({ arch, createMachine, machineOptions: { platform: 'pseries', defaultBus: 'vio', cmo: 64 * MIB } });
+describe('pseries, VIO on vio_dma_mapping_ops (CMO)', () => {
+  describeDmaConformance({
+    arch,
+    createMachine,
+    machineOptions: { platform: 'pseries', defaultBus: 'vio', cmo: 64 * MIB },
+    kernelRefuses: { segmentAcrossBoundary: { vio_dma_mapping_ops: 'always' } },
+  });
 });
 
-describe('pseries, GX bus on ibmebus_dma_ops [kernel refuses: serves a 32-bit device only memory it can reach]', () => {
-  describeDmaConformance({ arch, createMachine, machineOptions: { platform: 'pseries', defaultBus: 'ibmebus' } });
+describe('pseries, GX bus on ibmebus_dma_ops', () => {
+  describeDmaConformance({
+    arch,
+    createMachine,
+    machineOptions: { platform: 'pseries', defaultBus: 'ibmebus' },
+    kernelRefuses: { dmaMaskBits: { ibmebus_dma_ops: [24, 32] } },
+  });
 });

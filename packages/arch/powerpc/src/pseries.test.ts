@@ -24,8 +24,9 @@ import { getDmaOps } from '@kdma/dma-mapping/ops';
 import { DmaFault } from '@kdma/hw';
 import { PAGE_OFFSET } from '@kdma/mm';
 import { sgAllocTableFromPages } from '@kdma/scatterlist';
-import { firstDifference, pattern } from '@kdma/testkit';
+import { firstDifference, pattern, provokeDmaDebugError } from '@kdma/testkit';
 import {
+  arch,
   createMachine,
   getIommuTableBase,
   IOMMU_PAGE_SIZE,
@@ -256,6 +257,21 @@ describe('pseries: TCE tables and dma_iommu_ops', () => {
     expect(m.hw.dmesg.entries().some((entry) => entry.message.includes('iommu_alloc failed'))).toBe(true);
     expect(m.dmaDebug?.errors()).toEqual([]);
     expect(table(dev).usedEntries()).toBe(1);
+  });
+
+  it('makes the kit declare that refusal: the scene fails without it, and fails where ops declared to refuse map instead', () => {
+    const boundary = 'sg-segment-across-boundary';
+    const pseries = { arch, createMachine, machineOptions: { platform: 'pseries' } };
+    expect(() => provokeDmaDebugError(pseries, boundary)).toThrow(/dma_iommu_ops refused a segment across the device's boundary/);
+    expect(() => provokeDmaDebugError({ ...pseries, kernelRefuses: { segmentAcrossBoundary: { dma_iommu_ops: 'always' } } }, boundary)).not.toThrow();
+    // dma_direct_ops maps the segment as it is (dma-debug reports it): declaring a refusal fails.
+    const powermac = { arch, createMachine, machineOptions: { platform: 'powermac' } };
+    expect(() => provokeDmaDebugError(powermac, boundary)).not.toThrow();
+    expect(() => provokeDmaDebugError({ ...powermac, kernelRefuses: { segmentAcrossBoundary: { dma_direct_ops: 'always' } } }, boundary)).toThrow(
+      /dma_direct_ops mapped a segment longer than the device's boundary window/,
+    );
+    // A declaration must name ops of the arch.
+    expect(() => provokeDmaDebugError({ ...pseries, kernelRefuses: { segmentAcrossBoundary: { gart_dma_ops: 'always' } } }, boundary)).toThrow(TypeError);
   });
 
   it('limits a 24-bit device to the first 16 MiB of its window and reports the window as the required mask', () => {
