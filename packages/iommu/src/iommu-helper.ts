@@ -65,16 +65,11 @@ export function bitmapFindNextZeroArea(map: Uint8Array, size: number, start: num
     if (align > 1) index = Math.ceil(index / align) * align;
     const end = index + nr;
     if (end > size) return end;
-    // find_next_bit(map, end, index): the first used entry in the candidate.
-    let used = -1;
-    for (let i = index; i < end; i++) {
-      if (map[i] !== 0) {
-        used = i;
-        break;
-      }
-    }
+    // find_next_bit(map, end, index) finds the first used entry; restarting after the last one
+    // skips the same windows (each also holds that entry) with one builtin scan, not a loop.
+    const used = map.subarray(index, end).lastIndexOf(1);
     if (used < 0) return index;
-    start = used + 1;
+    start = index + used + 1;
   }
 }
 

@@ -11,6 +11,9 @@ import { addrMod, alignUp, checkAddress, checkInteger, checkSize, describe, getO
 import { Device, DMA_MAPPING_ERROR, ENXIO, type DmaAllocation } from '@kdma/dma-mapping';
 import { dmaPgprot, noKernelMappingCookie, setDmaOps, type DmaMapOps, type Machine } from '@kdma/dma-mapping/ops';
 import {
+  bitmapClear,
+  bitmapFindNextZeroArea,
+  bitmapSet,
   IOMMU_READ,
   IOMMU_WRITE,
   iommuAttachDevice,
@@ -160,21 +163,6 @@ export function armIommuDetachDevice(dev: Device): void {
 
 // ---- the bitmap IOVA allocator
 
-/** `bitmap_find_next_zero_area`: first fit from the bottom, index aligned to `alignMask + 1`; -1 if none. */
-function bitmapFindNextZeroArea(map: Uint8Array, size: number, nr: number, alignMask: number): number {
-  let start = 0;
-  for (;;) {
-    let index = map.indexOf(0, start);
-    if (index < 0 || index >= size) return -1;
-    index = alignUp(index, alignMask + 1);
-    const end = index + nr;
-    if (end > size) return -1;
-    const busy = map.subarray(index, end).lastIndexOf(1);
-    if (busy < 0) return index;
-    start = index + busy + 1;
-  }
-}
-
 /**
  * `__alloc_iova`: `size` bytes of IOVA, aligned to the buffer's own order (capped at
  * `CONFIG_ARM_DMA_IOMMU_ALIGNMENT`): "Aligning IO address to the nearest power of 2 of the
@@ -185,9 +173,9 @@ export function armIommuAllocIova(mapping: DmaIommuMapping, size: number): numbe
   const order = Math.min(getOrder(size, pageSize), ARM_DMA_IOMMU_ALIGNMENT);
   const count = Math.ceil(alignUp(size, pageSize) / pageSize / 2 ** mapping.order);
   const align = order > mapping.order ? 2 ** (order - mapping.order) - 1 : 0;
-  const start = bitmapFindNextZeroArea(mapping.bitmap, mapping.bits, count, align);
-  if (start < 0) return DMA_MAPPING_ERROR;
-  mapping.bitmap.fill(1, start, start + count);
+  const start = bitmapFindNextZeroArea(mapping.bitmap, mapping.bits, 0, count, align);
+  if (start >= mapping.bits) return DMA_MAPPING_ERROR;
+  bitmapSet(mapping.bitmap, start, count);
   return mapping.base + start * mapping.unit;
 }
 
@@ -197,7 +185,7 @@ export function armIommuFreeIova(mapping: DmaIommuMapping, addr: number, size: n
   const start = Math.floor((addr - mapping.base) / mapping.unit);
   const count = Math.ceil(alignUp(size, pageSize) / pageSize / 2 ** mapping.order);
   if (start < 0 || start + count > mapping.bits) return;
-  mapping.bitmap.fill(0, start, start + count);
+  bitmapClear(mapping.bitmap, start, count);
 }
 
 /** `__dma_direction_to_prot` (v3.8). */
