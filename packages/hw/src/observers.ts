@@ -49,7 +49,10 @@ export class AccessObservers {
     for (const listener of this.listeners) listener(event);
   }
 
-  /** Builds and delivers an event; callers check `active` first. */
+  /**
+   * Builds and delivers an event; callers check `active` first. Not frozen: with dma-debug on this
+   * runs for every access, and freezing costs more than building (the fields are readonly in type).
+   */
   emitAccess(
     source: 'cpu' | 'device',
     write: boolean,
@@ -59,6 +62,6 @@ export class AccessObservers {
     cpu: number,
     memoryType: MemoryType | null,
   ): void {
-    this.emit(Object.freeze({ source, write, paddr, length, device, cpu, memoryType }));
+    this.emit({ source, write, paddr, length, device, cpu, memoryType });
   }
 }
