@@ -243,10 +243,11 @@ export class PcmDmaEngine {
     const clock = this.dev.machine.clock;
     const periodFrames = this.period / this.frameBytes;
     const due = this.startedAt + Math.round(((this.ticks + 1) * periodFrames * 1e9) / this.rate);
-    this.timer = clock.setTimer(Math.max(0, due - clock.now()), () => this.tick());
+    this.timer = clock.setTimer(Math.max(0, due - clock.now()), this.tick);
   }
 
-  private tick(): void {
+  /** The period timer's callback (made once). */
+  private readonly tick = (): void => {
     this.timer = null;
     this.ticks++;
     try {
@@ -265,7 +266,7 @@ export class PcmDmaEngine {
     this.sts |= PCM_STS_BCIS;
     this.raiseIrq();
     if ((this.ctl & PCM_CTL_RUN) !== 0 && this.timer === null) this.schedule();
-  }
+  };
 
   private raiseIrq(): void {
     const handler = this.irqHandler;

@@ -22,6 +22,10 @@ import { SNDRV_PCM_STREAM_PLAYBACK } from './pcm-runtime.js';
  * carries a barrier of its own that would drain a buffer it shares.
  */
 
+/** SYNC_PTR's request for `snd_pcm_avail_update` (never written: one object serves every call). */
+const HWSYNC_REQUEST = Object.freeze({ hwsync: true });
+const NO_BYTES = new Uint8Array(0);
+
 /** Options of the user side. */
 export interface SndPcmUserOptions {
   /** The CPU the process runs on (its stores wait in that CPU's write buffer). Default 0. */
@@ -48,6 +52,28 @@ export class SndPcmUser {
   /** Bytes mapped. */
   readonly length: number;
 
+  // What the calls made on the process's CPU work on: set before `runOn`, so that the functions
+  // it runs are made once here rather than as closures per call.
+  private readonly applRequest = { applPtr: 0 };
+  private commitFrames = 0;
+  private ioUva = 0;
+  private ioBytes: Uint8Array = NO_BYTES;
+  private readonly availUpdateOnCpu = (): number => {
+    const err = this.substream.syncPtr(HWSYNC_REQUEST);
+    return err < 0 ? err : this.substream.avail();
+  };
+  private readonly commitOnCpu = (): number => {
+    if (!this.substream.pcm.bugs.has('no-wmb')) {
+      const cpu = this.substream.machine.cpu;
+      if (this.substream.stream === SNDRV_PCM_STREAM_PLAYBACK) cpu.wmb();
+      else cpu.mb();
+    }
+    const err = this.substream.syncPtr(this.applRequest);
+    return err < 0 ? err : this.commitFrames;
+  };
+  private readonly writeOnCpu = (): void => this.process.write(this.ioUva, this.ioBytes);
+  private readonly readOnCpu = (): void => this.process.readInto(this.ioUva, this.ioBytes);
+
   /** Maps the ring of an open substream whose hw_params are set (throws `MmapError` if refused). */
   constructor(substream: SndPcmSubstream, process: Process, options: SndPcmUserOptions = {}) {
     if (!(substream instanceof SndPcmSubstream)) throw new TypeError(`substream must be an SndPcmSubstream, got ${describeValue(substream)}`);
@@ -73,10 +99,7 @@ export class SndPcmUser {
 
   /** `snd_pcm_avail_update`: SYNC_PTR with HWSYNC; the frames available, or a negative errno. */
   availUpdate(): number {
-    return this.onCpu(() => {
-      const err = this.substream.syncPtr({ hwsync: true });
-      return err < 0 ? err : this.substream.avail();
-    });
+    return this.onCpu(this.availUpdateOnCpu);
   }
 
   /** `snd_pcm_mmap_begin`: the contiguous area at `appl_ptr`, at most `frames` long. */
@@ -97,17 +120,44 @@ export class SndPcmUser {
     checkInt(frames, 'frames');
     const runtime = this.runtime;
     if (offset !== runtime.applPtr % runtime.bufferSize) return -EINVAL;
-    return this.onCpu(() => {
-      const machine = this.substream.machine;
-      if (!this.substream.pcm.bugs.has('no-wmb')) {
-        if (this.substream.stream === SNDRV_PCM_STREAM_PLAYBACK) machine.cpu.wmb();
-        else machine.cpu.mb();
-      }
-      let appl = runtime.applPtr + frames;
-      if (appl >= runtime.boundary) appl -= runtime.boundary;
-      const err = this.substream.syncPtr({ applPtr: appl });
-      return err < 0 ? err : frames;
-    });
+    let appl = runtime.applPtr + frames;
+    if (appl >= runtime.boundary) appl -= runtime.boundary;
+    this.applRequest.applPtr = appl;
+    this.commitFrames = frames;
+    return this.onCpu(this.commitOnCpu);
+  }
+
+  /** Copies `bytes` to, or into them from, the ring at `uva` on the process's CPU. */
+  private copyOnCpu(uva: number, bytes: Uint8Array, write: boolean): void {
+    this.ioUva = uva;
+    this.ioBytes = bytes;
+    try {
+      this.onCpu(write ? this.writeOnCpu : this.readOnCpu);
+    } finally {
+      this.ioBytes = NO_BYTES;
+    }
+  }
+
+  /** `snd_pcm_mmap_{writei,readi}`: whole frames between `bytes` and the ring, as room allows. */
+  private transfer(bytes: Uint8Array, write: boolean): number {
+    const runtime = this.runtime;
+    const avail = this.availUpdate();
+    if (avail < 0) return avail;
+    let todo = Math.min(bytes.length / runtime.frameBytes, avail);
+    let done = 0;
+    while (todo > 0) {
+      // snd_pcm_mmap_begin, without the area object.
+      const offset = runtime.applPtr % runtime.bufferSize;
+      const frames = Math.min(todo, this.substream.avail(), runtime.bufferSize - offset);
+      const from = runtime.framesToBytes(done);
+      const length = runtime.framesToBytes(frames);
+      this.copyOnCpu(this.uva + runtime.framesToBytes(offset), from === 0 && length === bytes.length ? bytes : bytes.subarray(from, from + length), write);
+      const err = this.mmapCommit(offset, frames);
+      if (err < 0) return err;
+      done += frames;
+      todo -= frames;
+    }
+    return done;
   }
 
   /**
@@ -118,21 +168,7 @@ export class SndPcmUser {
     if (!(bytes instanceof Uint8Array)) throw new TypeError('bytes must be a Uint8Array');
     const runtime = this.runtime;
     if (bytes.length % runtime.frameBytes !== 0) throw new RangeError(`bytes must be whole frames of ${runtime.frameBytes} bytes, got ${bytes.length}`);
-    const avail = this.availUpdate();
-    if (avail < 0) return avail;
-    let todo = Math.min(bytes.length / runtime.frameBytes, avail);
-    let done = 0;
-    while (todo > 0) {
-      const area = this.mmapBegin(todo);
-      const from = runtime.framesToBytes(done);
-      const chunk = bytes.subarray(from, from + runtime.framesToBytes(area.frames));
-      this.onCpu(() => this.process.write(area.uva, chunk));
-      const err = this.mmapCommit(area.offset, area.frames);
-      if (err < 0) return err;
-      done += area.frames;
-      todo -= area.frames;
-    }
-    return done;
+    return this.transfer(bytes, true);
   }
 
   /** `snd_pcm_mmap_readi` into `target` (whole frames): the frames read, or a negative errno. */
@@ -140,21 +176,7 @@ export class SndPcmUser {
     if (!(target instanceof Uint8Array)) throw new TypeError('target must be a Uint8Array');
     const runtime = this.runtime;
     if (target.length % runtime.frameBytes !== 0) throw new RangeError(`target must be whole frames of ${runtime.frameBytes} bytes, got ${target.length}`);
-    const avail = this.availUpdate();
-    if (avail < 0) return avail;
-    let todo = Math.min(target.length / runtime.frameBytes, avail);
-    let done = 0;
-    while (todo > 0) {
-      const area = this.mmapBegin(todo);
-      const from = runtime.framesToBytes(done);
-      const chunk = target.subarray(from, from + runtime.framesToBytes(area.frames));
-      this.onCpu(() => this.process.readInto(area.uva, chunk));
-      const err = this.mmapCommit(area.offset, area.frames);
-      if (err < 0) return err;
-      done += area.frames;
-      todo -= area.frames;
-    }
-    return done;
+    return this.transfer(target, false);
   }
 
   /** `snd_pcm_start`. */

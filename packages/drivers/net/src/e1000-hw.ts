@@ -29,7 +29,9 @@ import {
   E1000_TXD_CMD_EOP,
   E1000_TXD_CMD_RS,
   E1000_TXD_STAT_DD,
+  RX_DESC_ERRORS,
   RX_DESC_LENGTH,
+  RX_DESC_STATUS,
   TX_DESC_CMD,
   TX_DESC_LENGTH,
   TX_DESC_STATUS,
@@ -88,6 +90,9 @@ export interface E1000HwStats {
 /** The buffer size the driver programs (RCTL.BSIZE); fixed at 2048 here, e1000's default. */
 export const E1000_RX_BUFFER_SIZE = 2048;
 
+/** Receive descriptors the NIC fetches (and writes back) per burst: its on-chip descriptor cache. */
+const RX_DESC_CACHE = 64;
+
 /** Largest frame the transmit engine gathers. */
 const MAX_TX_FRAME = 16384;
 
@@ -121,8 +126,9 @@ export class E1000Hw implements E1000Mmio {
 
   private readonly desc = new Uint8Array(E1000_DESC_SIZE);
   private readonly descView = new DataView(this.desc.buffer);
-  private readonly writeback = new Uint8Array(8);
-  private readonly writebackView = new DataView(this.writeback.buffer);
+  /** The on-chip receive descriptor cache: one burst of fetched descriptors, written back whole. */
+  private readonly descCache = new Uint8Array(RX_DESC_CACHE * E1000_DESC_SIZE);
+  private readonly descCacheView = new DataView(this.descCache.buffer);
   private readonly txFrame = new Uint8Array(MAX_TX_FRAME);
   private readonly ddByte = Uint8Array.of(E1000_TXD_STAT_DD);
 
@@ -202,9 +208,13 @@ export class E1000Hw implements E1000Mmio {
     }
     const size = this.fifo.length;
     const tail = (this.fifoHead + this.fifoUsed) % size;
-    const first = Math.min(frame.length, size - tail);
-    this.fifo.set(frame.subarray(0, first), tail);
-    if (first < frame.length) this.fifo.set(frame.subarray(first), 0);
+    if (frame.length <= size - tail) {
+      this.fifo.set(frame, tail);
+    } else {
+      const first = size - tail;
+      this.fifo.set(frame.subarray(0, first), tail);
+      this.fifo.set(frame.subarray(first), 0);
+    }
     this.fifoUsed += frame.length;
     this.fifoLengths.push(frame.length);
     this.scheduleRx();
@@ -222,64 +232,85 @@ export class E1000Hw implements E1000Mmio {
 
   private scheduleRx(): void {
     if (this.rxTimer !== null) return;
-    this.rxTimer = this.dev.machine.clock.setTimer(this.rxDelayNs, () => {
-      this.rxTimer = null;
-      this.receiveDma();
-    });
+    this.rxTimer = this.dev.machine.clock.setTimer(this.rxDelayNs, this.rxTimerFired);
   }
 
   private scheduleTx(): void {
     if (this.txTimer !== null) return;
-    this.txTimer = this.dev.machine.clock.setTimer(this.txDelayNs, () => {
-      this.txTimer = null;
-      this.transmitDma();
-    });
+    this.txTimer = this.dev.machine.clock.setTimer(this.txDelayNs, this.txTimerFired);
   }
+
+  // The timers' callbacks, made once.
+  private readonly rxTimerFired = (): void => {
+    this.rxTimer = null;
+    this.receiveDma();
+  };
+
+  private readonly txTimerFired = (): void => {
+    this.txTimer = null;
+    this.transmitDma();
+  };
 
   // ---- receive DMA
 
-  /** Moves frames from the packet buffer into the descriptors the driver gave, while there are some. */
+  /**
+   * Moves frames from the packet buffer into the descriptors the driver gave, while there are
+   * some. Descriptors are fetched in bursts (as many as there are frames waiting, up to the
+   * on-chip descriptor cache and the ring's end) and written back in bursts once the burst's
+   * frames are in memory, as the e1000's prefetch and write-back thresholds make it do: one DMA
+   * read and one DMA write per burst, not per frame. The whole descriptor is written back, its
+   * buffer address as it was fetched.
+   */
   private receiveDma(): void {
     const count = this.reg(E1000_RDLEN) / E1000_DESC_SIZE;
     if ((this.reg(E1000_RCTL) & E1000_RCTL_EN) === 0 || count < 1) return;
     const base = this.reg(E1000_RDBAH) * 2 ** 32 + this.reg(E1000_RDBAL);
     let head = this.reg(E1000_RDH);
     const tail = this.reg(E1000_RDT) % count;
+    const cache = this.descCache;
+    const view = this.descCacheView;
     let wrote = 0;
     while (this.fifoLengths.length > this.fifoFirst && head !== tail) {
-      const length = this.fifoLengths[this.fifoFirst] as number;
-      const descBus = base + head * E1000_DESC_SIZE;
-      // Fetch the descriptor the driver prepared: whatever memory holds now.
-      if (!this.fetchDesc(descBus, E1000_RCTL, E1000_RCTL_EN)) break;
-      const bufferBus = descAddr(this.descView);
-      let errors = 0;
-      let written = length;
-      if (length > E1000_RX_BUFFER_SIZE) {
-        this.stats.rxTooLong++;
-        errors = E1000_RXD_ERR_RXE;
-        written = 0;
-      } else {
-        try {
-          this.dmaFromFifo(bufferBus, length);
-          this.stats.rxFrames++;
-        } catch (error) {
-          if (!(error instanceof DmaFault)) throw error;
-          this.faults.push(error);
-          this.stats.rxDmaFaults++;
+      // Descriptors the NIC owns up to the tail or the ring's end, no more than frames waiting.
+      const owned = (tail > head ? tail : count) - head;
+      const burst = Math.min(owned, this.fifoLengths.length - this.fifoFirst, RX_DESC_CACHE);
+      const burstBus = base + head * E1000_DESC_SIZE;
+      const bytes = burst * E1000_DESC_SIZE;
+      // Fetch the descriptors the driver prepared: whatever memory holds now.
+      if (!this.ringAccess(burstBus, cache, bytes, false, E1000_RCTL, E1000_RCTL_EN)) break;
+      for (let k = 0; k < burst; k++) {
+        const at = k * E1000_DESC_SIZE;
+        const length = this.fifoLengths[this.fifoFirst] as number;
+        const bufferBus = descAddr(view, at);
+        let errors = 0;
+        let written = length;
+        if (length > E1000_RX_BUFFER_SIZE) {
+          this.stats.rxTooLong++;
           errors = E1000_RXD_ERR_RXE;
           written = 0;
+        } else {
+          try {
+            this.dmaFromFifo(bufferBus, length);
+            this.stats.rxFrames++;
+          } catch (error) {
+            if (!(error instanceof DmaFault)) throw error;
+            this.faults.push(error);
+            this.stats.rxDmaFaults++;
+            errors = E1000_RXD_ERR_RXE;
+            written = 0;
+          }
         }
+        this.popFrame(length);
+        view.setUint16(at + RX_DESC_LENGTH, written, true);
+        view.setUint16(at + RX_DESC_LENGTH + 2, 0, true);
+        cache[at + RX_DESC_STATUS] = E1000_RXD_STAT_DD | E1000_RXD_STAT_EOP;
+        cache[at + RX_DESC_ERRORS] = errors;
+        view.setUint16(at + RX_DESC_ERRORS + 1, 0, true);
       }
-      this.popFrame(length);
-      const wb = this.writebackView;
-      wb.setUint16(RX_DESC_LENGTH - 8, written, true);
-      wb.setUint16(2, 0, true);
-      this.writeback[4] = E1000_RXD_STAT_DD | E1000_RXD_STAT_EOP;
-      this.writeback[5] = errors;
-      wb.setUint16(6, 0, true);
-      if (!this.writeDesc(descBus + 8, this.writeback, E1000_RCTL, E1000_RCTL_EN)) break;
-      head = (head + 1) % count;
-      wrote++;
+      // Write-back, after the frames: the driver reads a frame once it sees its DD.
+      if (!this.ringAccess(burstBus, cache, bytes, true, E1000_RCTL, E1000_RCTL_EN)) break;
+      head = (head + burst) % count;
+      wrote += burst;
     }
     this.regs.set(E1000_RDH, head);
     if (wrote > 0) this.raise(E1000_ICR_RXT0);
@@ -355,17 +386,18 @@ export class E1000Hw implements E1000Mmio {
    * master abort on a real NIC would, and is recorded. False when it faulted.
    */
   private fetchDesc(bus: number, ctlReg: number, enable: number): boolean {
-    try {
-      this.dev.hw.dmaReadInto(bus, this.desc);
-      return true;
-    } catch (error) {
-      return this.ringFault(error, ctlReg, enable);
-    }
+    return this.ringAccess(bus, this.desc, E1000_DESC_SIZE, false, ctlReg, enable);
   }
 
   private writeDesc(bus: number, bytes: Uint8Array, ctlReg: number, enable: number): boolean {
+    return this.ringAccess(bus, bytes, bytes.length, true, ctlReg, enable);
+  }
+
+  /** A DMA read (or write) of `bytes[0, length)` at `bus` in a ring; false when it faulted. */
+  private ringAccess(bus: number, bytes: Uint8Array, length: number, write: boolean, ctlReg: number, enable: number): boolean {
     try {
-      this.dev.hw.dmaWrite(bus, bytes);
+      if (write) this.dev.hw.dmaWrite(bus, bytes, 0, length);
+      else this.dev.hw.dmaReadInto(bus, bytes, 0, length);
       return true;
     } catch (error) {
       return this.ringFault(error, ctlReg, enable);
@@ -391,14 +423,17 @@ export class E1000Hw implements E1000Mmio {
     if ((this.icr & this.ims) === 0 || this.irqTimer !== null || this.irqHandler === null) return;
     const clock = this.dev.machine.clock;
     const delay = Math.max(0, this.lastIrqAt + this.itrNs - clock.now());
-    this.irqTimer = clock.setTimer(Math.ceil(delay), () => {
-      this.irqTimer = null;
-      if ((this.icr & this.ims) === 0 || this.irqHandler === null) return;
-      this.lastIrqAt = clock.now();
-      this.stats.interrupts++;
-      this.dev.machine.runOn(this.irqCpu, this.irqHandler);
-      // Causes raised while the handler ran (or left unread) assert again after the interval.
-      this.maybeInterrupt();
-    });
+    this.irqTimer = clock.setTimer(Math.ceil(delay), this.irqTimerFired);
   }
+
+  private readonly irqTimerFired = (): void => {
+    this.irqTimer = null;
+    if ((this.icr & this.ims) === 0 || this.irqHandler === null) return;
+    const machine = this.dev.machine;
+    this.lastIrqAt = machine.clock.now();
+    this.stats.interrupts++;
+    machine.runOn(this.irqCpu, this.irqHandler);
+    // Causes raised while the handler ran (or left unread) assert again after the interval.
+    this.maybeInterrupt();
+  };
 }

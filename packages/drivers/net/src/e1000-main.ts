@@ -50,16 +50,18 @@ import {
   TX_DESC_STATUS,
   type E1000Mmio,
 } from './e1000-hw-regs.js';
+import { PagePool, type PagePoolStats } from './page-pool.js';
 import { SkBuff } from './skbuff.js';
 
 /*
  * The driver, shaped after drivers/net/ethernet/intel/e1000/e1000_main.c: descriptor rings in
  * coherent memory, receive buffers mapped FROM_DEVICE one by one, small frames copied out
- * ("copybreak") so their buffer can be recycled, large ones unmapped and handed up whole, transmit
- * buffers mapped TO_DEVICE until the NIC reports them done. The tail registers follow igb's
- * convention (the tail is one past the last descriptor given to the NIC); the register stores are
- * relaxed (`writel_relaxed`, as ARM network drivers write their doorbells), so the `wmb()` before
- * each doorbell is what orders the descriptor stores before it.
+ * ("copybreak") so their buffer can be recycled, large ones unmapped and handed up whole (or, with
+ * `pagePool`, synced for the CPU and handed up in a buffer that stays mapped and comes back to the
+ * pool), transmit buffers mapped TO_DEVICE until the NIC reports them done. The tail registers
+ * follow igb's convention (the tail is one past the last descriptor given to the NIC); the
+ * register stores are relaxed (`writel_relaxed`, as ARM network drivers write their doorbells),
+ * so the `wmb()` before each doorbell is what orders the descriptor stores before it.
  */
 
 /** `NETDEV_TX_OK`: the frame was taken (sent or dropped). */
@@ -79,6 +81,14 @@ export interface E1000Options {
   readonly copybreak?: number;
   /** The DMA addressing the NIC supports (`dma_set_mask_and_coherent`; default 32). */
   readonly dmaBits?: number;
+  /**
+   * Receive buffers from a page pool that keeps them mapped (default false: e1000's way, a
+   * frame above copybreak is unmapped and handed up, and a new buffer is mapped in its place).
+   * With the pool a frame above copybreak is synced for the CPU and handed up in its mapped
+   * buffer, which comes back to the pool when the stack frees the skb and is synced for the
+   * device there — igb's and page_pool's way: no map or unmap per frame.
+   */
+  readonly pagePool?: boolean;
   /** Steps left out on purpose (see `NetBug`). */
   readonly bugs?: readonly NetBug[];
   /** The stack's receive path. Default: frames are dropped (freed) on arrival. */
@@ -152,7 +162,11 @@ export class E1000Adapter {
   readonly txRingSize: number;
   readonly copybreak: number;
   readonly rxBufferLen = E1000_RXBUFFER_2048;
+  /** Receive buffers come from a page pool (`options.pagePool`). */
+  readonly usesPagePool: boolean;
   private readonly onReceive: NetifReceive | null;
+  private pool: PagePool | null = null;
+  private poolStats: PagePoolStats | null = null;
   private rxRing: Ring | null = null;
   private txRing: Ring | null = null;
   /**
@@ -170,6 +184,10 @@ export class E1000Adapter {
   private readonly descView = new DataView(this.desc.buffer);
   private readonly zero = new Uint8Array(1);
   private readonly copy: Uint8Array;
+  private readonly copyViews: (Uint8Array | undefined)[] = [];
+  /** The driver's copy of the RX ring, where descriptors are built before they are stored. */
+  private rxStage = new Uint8Array(0);
+  private rxStageView = new DataView(this.rxStage.buffer);
 
   constructor(dev: Device, hw: E1000Mmio, options: E1000Options) {
     this.dev = dev;
@@ -184,6 +202,10 @@ export class E1000Adapter {
     checkInt(this.copybreak, 'options.copybreak', 0, this.rxBufferLen);
     if (options.onReceive !== undefined) checkFunction(options.onReceive, 'options.onReceive');
     this.onReceive = options.onReceive ?? null;
+    if (options.pagePool !== undefined && typeof options.pagePool !== 'boolean') {
+      throw new TypeError(`options.pagePool must be a boolean, got ${describeValue(options.pagePool)}`);
+    }
+    this.usesPagePool = options.pagePool === true;
     this.copy = new Uint8Array(this.copybreak);
   }
 
@@ -239,6 +261,12 @@ export class E1000Adapter {
     this.txBuffers = new Array<TxBuffer | null>(tx.count).fill(null);
     this.rxData = new Float64Array(rx.count);
     this.rxDma = new Float64Array(rx.count);
+    if (this.usesPagePool) {
+      this.pool = new PagePool(this.dev, this.rxBufferLen, rx.count, this.bugs);
+      this.poolStats = this.pool.stats;
+    }
+    this.rxStage = new Uint8Array(rx.count * E1000_DESC_SIZE);
+    this.rxStageView = new DataView(this.rxStage.buffer);
     this.hw.requestIrq(() => this.intr());
     // e1000_configure_tx / e1000_configure_rx
     this.writel(E1000_TDBAL, tx.dma % 2 ** 32);
@@ -273,14 +301,21 @@ export class E1000Adapter {
       this.unmapAndFreeTx(buffer);
       this.txBuffers[i] = null;
     }
-    // e1000_clean_rx_ring
+    // e1000_clean_rx_ring (page pool: the buffers go back to a destroyed pool, which frees them)
+    const pool = this.pool;
+    pool?.destroy();
     for (let i = 0; i < rx.count; i++) {
       const data = this.rxData[i] as number;
       if (data === 0) continue;
-      dmaUnmapSingle(this.dev, this.rxDma[i] as number, this.rxBufferLen, DMA_FROM_DEVICE);
-      this.machine.mm.kfree(data);
+      if (pool !== null) {
+        pool.put(data, this.rxDma[i] as number);
+      } else {
+        dmaUnmapSingle(this.dev, this.rxDma[i] as number, this.rxBufferLen, DMA_FROM_DEVICE);
+        this.machine.mm.kfree(data);
+      }
       this.rxData[i] = 0;
     }
+    this.pool = null;
     this.freeRing(rx);
     this.freeRing(tx);
     this.rxRing = null;
@@ -293,16 +328,27 @@ export class E1000Adapter {
   /**
    * `e1000_alloc_rx_buffers`: a mapped buffer for each of `cleanedCount` descriptors from
    * `next_to_use` (recycled copybreak buffers are reused as they are), then `wmb()` and the
-   * doorbell.
+   * doorbell. The descriptors are built in the driver's copy of the ring and stored into the
+   * ring with one copy per contiguous stretch (two where the ring wraps), status cleared.
    */
   private allocRxBuffers(cleanedCount: number): void {
     const ring = this.rxRing;
     if (ring === null) return;
     const { mm } = this.machine;
-    const cpu = this.machine.cpu;
-    let i = ring.nextToUse;
+    const pool = this.pool;
+    const view = this.rxStageView;
+    let start = ring.nextToUse;
+    let i = start;
     for (let n = cleanedCount; n > 0; n--) {
-      if (this.rxData[i] === 0) {
+      if (this.rxData[i] === 0 && pool !== null) {
+        const data = pool.alloc();
+        if (data === 0) {
+          this.stats.rxBufferFailed++;
+          break;
+        }
+        this.rxData[i] = data;
+        this.rxDma[i] = pool.allocDma;
+      } else if (this.rxData[i] === 0) {
         const data = mm.kmalloc(this.rxBufferLen, GFP_ATOMIC);
         if (data === null) {
           this.stats.rxBufferFailed++;
@@ -317,17 +363,28 @@ export class E1000Adapter {
         this.rxData[i] = data;
         this.rxDma[i] = dma;
       }
-      this.desc.fill(0);
-      setDescAddr(this.descView, this.rxDma[i] as number);
-      cpu.write(ring.desc + i * E1000_DESC_SIZE, this.desc);
-      i = (i + 1) % ring.count;
+      // buffer_addr; the written-back half (length, status, errors) stays zero in the copy.
+      setDescAddr(view, this.rxDma[i] as number, i * E1000_DESC_SIZE);
+      if (++i === ring.count) {
+        this.storeRxDescs(ring, start, i);
+        start = i = 0;
+      }
     }
+    this.storeRxDescs(ring, start, i);
     if (ring.nextToUse !== i) {
       ring.nextToUse = i;
       // Force the descriptor stores to complete before the NIC may fetch them.
       this.wmb();
       this.hw.writeReg(E1000_RDT, i);
     }
+  }
+
+  /** Stores descriptors [from, to) of the driver's copy into the RX ring. */
+  private storeRxDescs(ring: Ring, from: number, to: number): void {
+    if (to <= from) return;
+    const stage = this.rxStage;
+    const bytes = from === 0 && to === ring.count ? stage : stage.subarray(from * E1000_DESC_SIZE, to * E1000_DESC_SIZE);
+    this.machine.cpu.write(ring.desc + from * E1000_DESC_SIZE, bytes);
   }
 
   /**
@@ -343,7 +400,9 @@ export class E1000Adapter {
     let i = ring.nextToClean;
     let cleaned = 0;
     let workDone = 0;
-    while (workDone < budget) {
+    // Only descriptors given to the NIC: every one was stored with its status clear, so DD here
+    // is the NIC's (igb's way: the status is cleared at refill, not by a store per frame here).
+    while (workDone < budget && i !== ring.nextToUse) {
       const descKva = ring.desc + i * E1000_DESC_SIZE;
       cpu.readInto(descKva, this.desc);
       const status = this.desc[RX_DESC_STATUS] as number;
@@ -366,13 +425,16 @@ export class E1000Adapter {
         } else {
           this.stats.rxErrors++;
         }
+      } else if (this.pool !== null) {
+        // The buffer stays mapped: the CPU's from here, the pool's again once the skb is freed.
+        if (!this.bugs.has('no-sync-for-cpu')) dmaSyncSingleForCpu(dev, dma, length, DMA_FROM_DEVICE);
+        this.rxData[i] = 0;
+        this.deliver(new SkBuff(machine, data, this.rxBufferLen, length, this.pool, dma));
       } else {
         if (!this.bugs.has('no-unmap')) dmaUnmapSingle(dev, dma, this.rxBufferLen, DMA_FROM_DEVICE);
         this.rxData[i] = 0;
         this.deliver(new SkBuff(machine, data, this.rxBufferLen, length));
       }
-      // rx_desc->status = 0
-      cpu.write(descKva + RX_DESC_STATUS, this.zero);
       i = (i + 1) % ring.count;
       ring.nextToClean = i;
       if (++cleaned >= E1000_RX_BUFFER_WRITE) {
@@ -392,11 +454,21 @@ export class E1000Adapter {
     const data = machine.mm.kmalloc(length, GFP_ATOMIC);
     if (data === null) return null;
     if (!this.bugs.has('no-sync-for-cpu')) dmaSyncSingleForCpu(dev, dma, length, DMA_FROM_DEVICE);
-    const bytes = this.copy.subarray(0, length);
+    const bytes = this.copyView(length);
     machine.cpu.readInto(buffer, bytes);
     machine.cpu.write(data, bytes);
     if (!this.bugs.has('no-sync-for-device')) dmaSyncSingleForDevice(dev, dma, length, DMA_FROM_DEVICE);
     return new SkBuff(machine, data, length, length);
+  }
+
+  /** The first `length` bytes of the copybreak scratch, one view per length, made once. */
+  private copyView(length: number): Uint8Array {
+    let view = this.copyViews[length];
+    if (view === undefined) {
+      view = this.copy.subarray(0, length);
+      this.copyViews[length] = view;
+    }
+    return view;
   }
 
   private deliver(skb: SkBuff): void {
@@ -475,6 +547,11 @@ export class E1000Adapter {
     ring.nextToClean = i;
     if (this.queueStopped && descUnused(ring) > 0) this.queueStopped = false;
     return i === ring.nextToUse;
+  }
+
+  /** The receive page pool's counters (of the last one, once closed); null without a pool. */
+  get pagePoolStats(): Readonly<PagePoolStats> | null {
+    return this.poolStats;
   }
 
   /** Descriptors free in the TX ring. */

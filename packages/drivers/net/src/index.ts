@@ -16,4 +16,5 @@ export {
   type NetifReceive,
 } from './e1000-main.js';
 export { allocSkb, allocSkbWithData, SkBuff } from './skbuff.js';
+export { PagePool, type PagePoolStats } from './page-pool.js';
 export { createNic, type Nic, type NicOptions } from './nic.js';

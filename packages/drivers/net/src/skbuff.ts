@@ -1,6 +1,7 @@
 import type { Machine } from '@kdma/dma-mapping';
 import { GFP_ATOMIC } from '@kdma/mm';
 import { checkInt, describeValue } from './args.js';
+import type { PagePool } from './page-pool.js';
 
 /*
  * A minimal `struct sk_buff` (include/linux/skbuff.h): a kmalloc'd data buffer and its length —
@@ -16,12 +17,21 @@ export class SkBuff {
   /** Bytes allocated at `data`. */
   readonly size: number;
   private freed = false;
+  /** The page pool the data buffer goes back to (`skb->pp_recycle`), and its bus address there. */
+  private readonly pool: PagePool | null;
+  private readonly poolDma: number;
 
-  constructor(machine: Machine, data: number, size: number, len: number) {
+  /**
+   * An skb over `size` bytes at `data`, `len` of them in use. With `pool`, the buffer is a
+   * page-pool buffer mapped at `poolDma`: freeing the skb gives it back to the pool.
+   */
+  constructor(machine: Machine, data: number, size: number, len: number, pool: PagePool | null = null, poolDma = 0) {
     this.machine = machine;
     this.data = data;
     this.size = size;
     this.len = len;
+    this.pool = pool;
+    this.poolDma = poolDma;
   }
 
   /** The stack reads the frame: a CPU copy out of the buffer. */
@@ -35,11 +45,12 @@ export class SkBuff {
     this.machine.cpu.readInto(this.data, target.subarray(0, this.len));
   }
 
-  /** `dev_kfree_skb_any`. */
+  /** `dev_kfree_skb_any`: the data buffer is freed, or recycled into its page pool. */
   free(): void {
     if (this.freed) throw new Error('BUG: double free of an skb');
     this.freed = true;
-    this.machine.mm.kfree(this.data);
+    if (this.pool === null) this.machine.mm.kfree(this.data);
+    else this.pool.put(this.data, this.poolDma);
   }
 
   /** Whether `free` was called. */
