@@ -1,4 +1,4 @@
-import { checkAddress, checkSize, getOrder, isAligned } from '@kdma/hw';
+import { checkAddress, checkSize, getOrder, isAligned, pow2 } from '@kdma/hw';
 import { pgprotWritecombine, PAGE_KERNEL, remapPfnRange, type Vma } from '@kdma/mm';
 import type { Device } from './device.js';
 import type { DmaAllocation } from './dma-map-ops.js';
@@ -29,7 +29,7 @@ export class DmaCoherentMem {
 
   /** `bitmap_find_free_region`: a free, naturally aligned run of `2^order` pages, or -1. */
   findFreeRegion(order: number): number {
-    const run = 2 ** order;
+    const run = pow2(order);
     for (let pageno = 0; pageno + run <= this.size; pageno += run) {
       if (this.bitmap.subarray(pageno, pageno + run).every((bit) => bit === 0)) {
         this.bitmap.fill(1, pageno, pageno + run);
@@ -41,7 +41,7 @@ export class DmaCoherentMem {
 
   /** `bitmap_release_region`. */
   releaseRegion(pageno: number, order: number): void {
-    this.bitmap.fill(0, pageno, Math.min(pageno + 2 ** order, this.size));
+    this.bitmap.fill(0, pageno, Math.min(pageno + pow2(order), this.size));
   }
 
   /** Pages in use, for reports. */

@@ -5,7 +5,7 @@ import {
   DMA_ATTR_SKIP_CPU_SYNC,
   type DmaDataDirection,
 } from '@kdma/dma-attrs';
-import { alignUp, getOrder } from '@kdma/hw';
+import { alignUp, getOrder, pow2 } from '@kdma/hw';
 import { GFP_DMA, GFP_DMA32, NO_KERNEL_MAPPING_BASE, PAGE_KERNEL, __GFP_NOWARN, remapPfnRange, type Vma } from '@kdma/mm';
 import { sgAllocTable, sgSetPage, type Scatterlist, type SgTable } from '@kdma/scatterlist';
 import { EIO, ENXIO } from './errno.js';
@@ -322,7 +322,7 @@ export function dmaDirectCacheSync(dev: Device, cpuAddr: number, size: number, d
 /** `dma_direct_get_required_mask`: the all-ones mask that covers the top of RAM. */
 export function dmaDirectGetRequiredMask(dev: Device): number {
   const maxDma = physToDma(dev, dev.machine.maxPhysAddress - 1);
-  return 2 ** Math.floor(Math.log2(maxDma) + 1) - 1;
+  return pow2(Math.floor(Math.log2(maxDma) + 1)) - 1;
 }
 
 /** `dma_direct_supported`: 32-bit masks always; smaller ones only down to the DMA zone. */

@@ -15,23 +15,36 @@ const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const { floor } = Math;
 const TWO_32 = 2 ** 32;
 
+/** 2^0 … 2^63, exact in doubles. */
+const POWERS_OF_TWO: readonly number[] = Array.from({ length: 64 }, (_, n) => 2 ** n);
+
+/**
+ * `2 ** n` (kernel `1UL << n`) for an integer n: a table lookup. V8 computes `2 ** n` with a
+ * variable exponent through a general `pow`, about fifty times slower, and the page allocator,
+ * the IOVA allocator and every bus-master access need it.
+ */
+export function pow2(n: number): number {
+  const power = POWERS_OF_TWO[n];
+  return power === undefined ? 2 ** n : power;
+}
+
 /** `(1 << bits) - 1` for any width; more than 52 bits means "every address" (MAX_SAFE_INTEGER). */
 export function bitMask(bits: number): number {
   checkInteger(bits, 'bits', 0, 64);
-  return bits > ADDRESS_BITS ? Number.MAX_SAFE_INTEGER : 2 ** bits - 1;
+  return bits > ADDRESS_BITS ? Number.MAX_SAFE_INTEGER : pow2(bits) - 1;
 }
 
 /** True for 1, 2, 4, 8, … (kernel `is_power_of_2`). */
 export function isPowerOfTwo(value: number): boolean {
-  return Number.isSafeInteger(value) && value > 0 && 2 ** Math.round(Math.log2(value)) === value;
+  return Number.isSafeInteger(value) && value > 0 && pow2(Math.round(Math.log2(value))) === value;
 }
 
 /** Floor of log2 (kernel `ilog2`); `value` must be a positive integer. */
 export function ilog2(value: number): number {
   let log = Math.floor(Math.log2(value));
   // Math.log2 may round up just below a power of two; correct it exactly.
-  if (2 ** log > value) log -= 1;
-  else if (2 ** (log + 1) <= value) log += 1;
+  if (pow2(log) > value) log -= 1;
+  else if (pow2(log + 1) <= value) log += 1;
   return log;
 }
 
@@ -67,7 +80,7 @@ export function isAligned(value: number, alignment: number): boolean {
 
 /** The low `bits` bits of `value` (`value & ((1 << bits) - 1)` without truncation). */
 export function lowBits(value: number, bits: number): number {
-  return addrMod(value, 2 ** bits);
+  return addrMod(value, pow2(bits));
 }
 
 /** `a & b` on 52-bit values. */

@@ -9,7 +9,7 @@
  * address that is not RAM) throws a `DmaFault` after checking every run and before moving a byte.
  */
 
-import { checkAddress, checkBytes, checkInteger, checkSize, checkWindow, describe, hex } from './address.js';
+import { checkAddress, checkBytes, checkInteger, checkSize, checkWindow, describe, hex, pow2 } from './address.js';
 import type { Cache } from './cache.js';
 import type { HwCounters } from './counters.js';
 import { DmaFault } from './dma-fault.js';
@@ -111,7 +111,7 @@ export class BusMaster {
   private access(busAddr: number, buf: Uint8Array, off: number, len: number, write: boolean): void {
     if (len === 0) return;
     const m = this.machine;
-    if (this.addressBits <= 52 && busAddr + len > 2 ** this.addressBits) this.fault('width', busAddr, len, write);
+    if (this.addressBits <= 52 && busAddr + len > pow2(this.addressBits)) this.fault('width', busAddr, len, write);
     const translation = this.translation;
     let runs = 1;
     if (translation === null) {

@@ -6,7 +6,7 @@ import {
   DMA_BIDIRECTIONAL,
   type DmaDataDirection,
 } from '@kdma/dma-attrs';
-import { alignUp, getOrder, hex, ilog2 } from '@kdma/hw';
+import { alignUp, getOrder, hex, ilog2, pow2 } from '@kdma/hw';
 import { DMA_MAPPING_ERROR, ENXIO, type Device, type DmaAllocation } from '@kdma/dma-mapping';
 import {
   dmaCommonGetSgtable,
@@ -80,9 +80,9 @@ function allocScatteredPages(dev: Device, count: number, orders: readonly number
     let size = 0;
     for (let k = 0; k < available.length; k++) {
       const order = available[k] as number;
-      if (2 ** order > left) continue;
+      if (pow2(order) > left) continue;
       // Higher orders are a convenience: __GFP_NORETRY while a smaller order remains.
-      const smaller = available.slice(k + 1).some((o) => 2 ** o <= left);
+      const smaller = available.slice(k + 1).some((o) => pow2(o) <= left);
       const pfn = mm.allocPages(order, smaller ? flags | __GFP_NORETRY : flags);
       if (pfn === null) {
         available.splice(k, 1);
@@ -91,7 +91,7 @@ function allocScatteredPages(dev: Device, count: number, orders: readonly number
       }
       if (order > 0) mm.splitPage(pfn, order);
       got = pfn;
-      size = 2 ** order;
+      size = pow2(order);
       break;
     }
     if (got < 0) {

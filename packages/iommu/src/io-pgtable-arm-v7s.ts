@@ -14,6 +14,7 @@
  */
 import * as common from './io-pgtable-common.js';
 import type { IoPgtableCfg, IoPgtableEffectiveCfg, IoPgtableMapped, IoPgtableOps, IoPgtableStats, IoPgtableWalk, PartialUnmap } from './io-pgtable-common.js';
+import { pow2 } from '@kdma/hw';
 
 // Module-local copies of the shared definitions: under the CommonJS transpilers the tests and
 // benches run on, every use of an imported binding is a getter call, too slow for the walk.
@@ -120,10 +121,10 @@ class ArmV7sIoPgtable implements IoPgtableOps {
     readonly cfg: IoPgtableEffectiveCfg,
     private readonly userCfg: IoPgtableCfg,
   ) {
-    this.l1Entries = 2 ** (cfg.ias - 20);
+    this.l1Entries = pow2(cfg.ias - 20);
     this.sizes = bitmapSizes(cfg.pgsizeBitmap);
-    this.iasLimit = 2 ** cfg.ias;
-    this.oasLimit = 2 ** cfg.oas;
+    this.iasLimit = pow2(cfg.ias);
+    this.oasLimit = pow2(cfg.oas);
     this.partialUnmap = cfg.partialUnmap;
     this.noPerms = (cfg.quirks & IO_PGTABLE_QUIRK_NO_PERMS) !== 0;
     this.ns = (cfg.quirks & IO_PGTABLE_QUIRK_ARM_NS) !== 0;

@@ -14,6 +14,7 @@
  */
 import * as common from './io-pgtable-common.js';
 import type { IoPgtableCfg, IoPgtableEffectiveCfg, IoPgtableFmt, IoPgtableMapped, IoPgtableOps, IoPgtableStats, IoPgtableWalk, PartialUnmap } from './io-pgtable-common.js';
+import { pow2 } from '@kdma/hw';
 
 // Module-local copies of the shared definitions: under the CommonJS transpilers the tests and
 // benches run on, every use of an imported binding is a getter call, too slow for the walk.
@@ -134,7 +135,7 @@ export function allocArmLpaePgtable(fmt: IoPgtableFmt, cfg: IoPgtableCfg): IoPgt
   const levels = Math.ceil(vaBits / bitsPerLevel);
   let startLevel = ARM_LPAE_MAX_LEVELS - levels;
   let pgdBits = vaBits - bitsPerLevel * (levels - 1);
-  if (stage2 && startLevel === 0 && 2 ** pgdBits <= ARM_LPAE_S2_MAX_CONCAT_PAGES) {
+  if (stage2 && startLevel === 0 && pow2(pgdBits) <= ARM_LPAE_S2_MAX_CONCAT_PAGES) {
     // Concatenate PGDs at level 1 to shorten the stage-2 walk.
     pgdBits += bitsPerLevel;
     startLevel++;
@@ -217,15 +218,15 @@ class ArmLpaeIoPgtable implements IoPgtableOps {
     pgdBits: number,
   ) {
     this.startLevel = cfg.startLevel;
-    this.granule = 2 ** (bitsPerLevel + 3);
-    this.ptesPerTable = 2 ** bitsPerLevel;
+    this.granule = pow2(bitsPerLevel + 3);
+    this.ptesPerTable = pow2(bitsPerLevel);
     for (let l = 0; l < ARM_LPAE_MAX_LEVELS; l++) {
-      this.blockSize.push(2 ** ((ARM_LPAE_MAX_LEVELS - l) * bitsPerLevel + 3));
-      this.entries.push(l === this.startLevel ? 2 ** pgdBits : this.ptesPerTable);
+      this.blockSize.push(pow2((ARM_LPAE_MAX_LEVELS - l) * bitsPerLevel + 3));
+      this.entries.push(l === this.startLevel ? pow2(pgdBits) : this.ptesPerTable);
     }
     this.sizes = bitmapSizes(cfg.pgsizeBitmap);
-    this.iasLimit = 2 ** cfg.ias;
-    this.oasLimit = 2 ** cfg.oas;
+    this.iasLimit = pow2(cfg.ias);
+    this.oasLimit = pow2(cfg.oas);
     this.partialUnmap = cfg.partialUnmap;
     this.ns = (cfg.quirks & IO_PGTABLE_QUIRK_ARM_NS) !== 0;
     for (let a = 0; a < ATTR_COUNT; a++) this.decode[a] = pteToProt(a, stage2);

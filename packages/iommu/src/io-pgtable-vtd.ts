@@ -22,7 +22,7 @@
  * Descriptor bits kept (`attr`): R (bit 0), W (bit 1), PS (bit 7), SNP (bit 11); table entries are
  * R|W, as the kernel writes them.
  */
-import { checkAddress, checkSize } from '@kdma/hw';
+import { checkAddress, checkSize, pow2 } from '@kdma/hw';
 import { EFAULT } from '@kdma/mm';
 import * as common from './io-pgtable-common.js';
 import type { IoPgtableCfg, IoPgtableEffectiveCfg, IoPgtableMapped, IoPgtableOps, IoPgtableStats, IoPgtableWalk } from './io-pgtable-common.js';
@@ -91,7 +91,7 @@ class VtdSlPgtable implements IoPgtableOps {
     private readonly superpage: number,
   ) {
     this.levels = cfg.levels;
-    this.widthLimit = 2 ** cfg.ias;
+    this.widthLimit = pow2(cfg.ias);
     this.sizes = bitmapSizes(cfg.pgsizeBitmap);
     this.pgd = this.mem.alloc(VTD_STRIDE);
   }

@@ -1,4 +1,4 @@
-import { addrOr, isPowerOfTwo } from '@kdma/hw';
+import { addrOr, isPowerOfTwo, pow2 } from '@kdma/hw';
 
 /*
  * The page-size arithmetic of drivers/iommu/iommu.c. A pgsize bitmap may hold sizes above 2^31
@@ -11,7 +11,7 @@ export function pgsizeList(bitmap: number): number[] {
   const sizes: number[] = [];
   let rest = bitmap;
   for (let bit = 0; rest > 0 && bit <= 52; bit++) {
-    const size = 2 ** bit;
+    const size = pow2(bit);
     if (Math.floor(rest / size) % 2 === 1) {
       sizes.push(size);
       rest -= size;

@@ -1,4 +1,4 @@
-import { checkAddress, checkInteger, checkSize, describe, hex, type DmaFault, type DmaFaultKind, type DmaTranslation, type TranslationRun } from '@kdma/hw';
+import { checkAddress, checkInteger, checkSize, describe, type DmaFault, type DmaFaultKind, type DmaTranslation, hex, pow2, type TranslationRun } from '@kdma/hw';
 import { Device, type Machine } from '@kdma/dma-mapping';
 import type { Scatterlist } from '@kdma/scatterlist';
 import { allocIoPgtableOps, IOMMU_READ, IOMMU_WRITE, type IoPgtableMapped, type IoPgtableOps } from './io-pgtable.js';
@@ -106,7 +106,7 @@ export class IommuDomain {
     this.pgsizeBitmap = iommu.driver.pgsizeBitmap;
     this.pgsizes = iommu.pgsizes;
     this.granule = iommu.pgsizes[0] as number;
-    this.geometry = Object.freeze({ apertureStart: 0, apertureEnd: 2 ** iommu.driver.ias - 1, forceAperture: true });
+    this.geometry = Object.freeze({ apertureStart: 0, apertureEnd: pow2(iommu.driver.ias) - 1, forceAperture: true });
     this.pgtable = pgtable;
     this.iotlb = pgtable === null ? null : new Iotlb(iommu.iotlbEntries);
   }

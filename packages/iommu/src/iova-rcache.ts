@@ -11,6 +11,7 @@
  * to an unbounded list drained by a 100 ms timer; the allocation order a driver sees is the same
  * until a depot overflows.
  */
+import { pow2 } from '@kdma/hw';
 
 /** `IOVA_RANGE_CACHE_MAX_SIZE`: log2 of the largest cached size plus one (sizes 1 … 32 granules). */
 export const IOVA_RANGE_CACHE_MAX_SIZE = 6;
@@ -87,7 +88,7 @@ for (let s = 2; s <= 64; s++) ORDER_TABLE[s] = Math.ceil(Math.log2(s));
 export function orderBase2(size: number): number {
   if (size <= 64) return ORDER_TABLE[size] as number;
   let order = 7;
-  while (2 ** order < size) order++;
+  while (pow2(order) < size) order++;
   return order;
 }
 

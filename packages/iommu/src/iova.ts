@@ -5,7 +5,7 @@
  * (alloc_iova_fast / free_iova_fast). Sizes are in granules and addresses are IOVA page frame
  * numbers, as in the kernel.
  */
-import { ADDRESS_LIMIT, checkInteger, describe, ilog2, isPowerOfTwo } from '@kdma/hw';
+import { ADDRESS_LIMIT, checkInteger, describe, ilog2, isPowerOfTwo, pow2 } from '@kdma/hw';
 import { Iova, IovaRbTree } from './iova-rbtree.js';
 import { IOVA_RANGE_CACHE_MAX_SIZE, IovaRcaches } from './iova-rcache.js';
 
@@ -43,7 +43,7 @@ export interface IovaDomainStats {
 const ONE_CPU: IovaCpus = { count: 1, current: () => 0 };
 
 /** alloc_iova_fast rounds sizes below this up to a power of two. */
-const RCACHE_ROUNDUP_BELOW = 2 ** (IOVA_RANGE_CACHE_MAX_SIZE - 1);
+const RCACHE_ROUNDUP_BELOW = pow2(IOVA_RANGE_CACHE_MAX_SIZE - 1);
 const MAX_LIMIT_PFN = Number.MAX_SAFE_INTEGER - 1;
 
 // Module-local aliases: under the CommonJS transpilers the tests and benches run on, every use of
@@ -89,7 +89,7 @@ export class IovaDomain {
     this.anchorPfn = ADDRESS_LIMIT / granule;
     checkInteger(startPfn, 'startPfn', 0, this.anchorPfn - 1);
     this.startPfn = startPfn;
-    this.dma32bitPfn = 2 ** (32 - this.shift);
+    this.dma32bitPfn = pow2(32 - this.shift);
     this.max32AllocSize = this.dma32bitPfn;
     if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object, got ${describe(options)}`);
     const cpus = options.cpus ?? ONE_CPU;
@@ -197,7 +197,7 @@ export class IovaDomain {
   private allocAndInsertIovaRange(node: Iova, size: number, limitPfn: number, sizeAligned: boolean): boolean {
     // The anchor is the top of the space: a higher limit allocates exactly as "no limit".
     if (limitPfn > this.anchorPfn) limitPfn = this.anchorPfn;
-    const align = sizeAligned ? 2 ** fls(size - 1) : 1;
+    const align = sizeAligned ? pow2(fls(size - 1)) : 1;
     let highPfn = limitPfn;
     let lowPfn = this.startPfn;
     if (limitPfn <= this.dma32bitPfn && size >= this.max32AllocSize) return false;
@@ -443,10 +443,10 @@ function fls(x: number): number {
 }
 
 const ROUNDUP_TABLE = new Uint8Array(33);
-for (let n = 1; n <= 32; n++) ROUNDUP_TABLE[n] = 2 ** Math.ceil(Math.log2(n));
+for (let n = 1; n <= 32; n++) ROUNDUP_TABLE[n] = pow2(Math.ceil(Math.log2(n)));
 
 /** `roundup_pow_of_two(n)`. */
 function roundupPowOfTwo(n: number): number {
   if (n <= 32) return ROUNDUP_TABLE[n] as number;
-  return 2 ** (log2(n - 1) + 1);
+  return pow2(log2(n - 1) + 1);
 }

@@ -4,7 +4,7 @@
  * DMA buffers can be found long after the buddy lists have fragmented. Its pages stay out of the
  * buddy lists (the kernel lends them to movable allocations; kdma has no migration).
  */
-import { checkInteger, hex } from '@kdma/hw';
+import { checkInteger, hex, pow2 } from '@kdma/hw';
 import type { MemMap } from './memmap.js';
 
 /** cma_declare_contiguous(): the highest `pages` of RAM below `limitPfn`, aligned, avoiding `avoid`. */
@@ -66,7 +66,7 @@ export class Cma {
     checkInteger(count, 'count', 0);
     checkInteger(alignOrder, 'alignOrder', 0, 40);
     if (count === 0 || count > this.count) return null;
-    const align = 2 ** alignOrder;
+    const align = pow2(alignOrder);
     // Align the pfn, not the bitmap offset (cma_bitmap_aligned_offset).
     let offset = Math.ceil(this.basePfn / align) * align - this.basePfn;
     while (offset + count <= this.count) {

@@ -6,7 +6,7 @@
  * a cache line, with ARM's 64 or 128 (ARCH_DMA_MINALIGN) they never do, which is why DMA from
  * kmalloc memory is safe on non-coherent ARM.
  */
-import { addrMod, checkInteger, checkSize, getOrder, hex, isPowerOfTwo } from '@kdma/hw';
+import { addrMod, checkInteger, checkSize, getOrder, hex, isPowerOfTwo, pow2 } from '@kdma/hw';
 import { checkGfp, formatGfp, GFP_KERNEL, __GFP_DMA, __GFP_DMA32, __GFP_HIGHMEM, __GFP_ZERO } from './gfp.js';
 import type { PhysicalCpuAccess } from './hardware.js';
 import type { PageAllocator } from './page-alloc.js';
@@ -30,8 +30,9 @@ interface KmemCache {
   readonly slabOrder: number;
   readonly objectsPerSlab: number;
   readonly gfpZone: number;
-  /** Slabs with at least one free object, oldest first. */
-  readonly partial: Set<Slab>;
+  /** Slabs with at least one free object, oldest first: a list through `Slab.prev`/`next`. */
+  partialHead: Slab | null;
+  partialTail: Slab | null;
   slabs: number;
   active: number;
 }
@@ -43,6 +44,10 @@ interface Slab {
   readonly freeStack: Int32Array;
   readonly inUse: Uint8Array;
   top: number;
+  /** Neighbours on the cache's partial list, and whether the slab is on it. */
+  prev: Slab | null;
+  next: Slab | null;
+  listed: boolean;
 }
 
 export class Kmalloc {
@@ -56,6 +61,9 @@ export class Kmalloc {
   private readonly pages: PageAllocator;
   private readonly pageSize: number;
   private readonly caches = new Map<string, KmemCache>();
+  /** The same caches by log2 of the object size, so kmalloc needs no name to find one. */
+  private readonly normalBySize: (KmemCache | undefined)[] = [];
+  private readonly dmaBySize: (KmemCache | undefined)[] = [];
   /** Every page of every slab → its slab. */
   private readonly slabByPfn = new Map<number, Slab>();
   /** kmalloc_large allocations: first pfn → order. */
@@ -74,7 +82,14 @@ export class Kmalloc {
   }
 
   private cacheFor(size: number, dma: boolean): KmemCache {
-    const objectSize = Math.max(this.minSize, 2 ** Math.ceil(Math.log2(size)));
+    // Sizes here are at most two pages, so clz32 gives ceil(log2(size)) exactly.
+    const shift = Math.max(32 - Math.clz32(size - 1), 0);
+    const found = (dma ? this.dmaBySize : this.normalBySize)[shift];
+    return found ?? this.createCache(shift, dma);
+  }
+
+  private createCache(shift: number, dma: boolean): KmemCache {
+    const objectSize = Math.max(this.minSize, pow2(shift));
     const name = `${dma ? 'dma-' : ''}kmalloc-${objectSize >= 1024 && objectSize % 1024 === 0 ? `${objectSize / 1024}k` : objectSize}`;
     let cache = this.caches.get(name);
     if (cache === undefined) {
@@ -84,14 +99,16 @@ export class Kmalloc {
         name,
         size: objectSize,
         slabOrder,
-        objectsPerSlab: (this.pageSize * 2 ** slabOrder) / objectSize,
+        objectsPerSlab: (this.pageSize * pow2(slabOrder)) / objectSize,
         gfpZone: dma ? __GFP_DMA : 0,
-        partial: new Set(),
+        partialHead: null,
+        partialTail: null,
         slabs: 0,
         active: 0,
       };
       this.caches.set(name, cache);
     }
+    (dma ? this.dmaBySize : this.normalBySize)[shift] = cache;
     return cache;
   }
 
@@ -117,21 +134,21 @@ export class Kmalloc {
       return PAGE_OFFSET + pfn * this.pageSize;
     }
     const cache = this.cacheFor(size, (gfp & __GFP_DMA) !== 0);
-    let slab: Slab | undefined = cache.partial.values().next().value;
-    if (slab === undefined) {
+    let slab = cache.partialHead;
+    if (slab === null) {
       const pfn = this.pages.allocPages(cache.slabOrder, (gfp & ~__GFP_ZERO) | cache.gfpZone);
       if (pfn === null) return null;
       const freeStack = new Int32Array(cache.objectsPerSlab);
       for (let i = 0; i < freeStack.length; i++) freeStack[i] = freeStack.length - 1 - i;
-      slab = { cache, pfn, freeStack, inUse: new Uint8Array(cache.objectsPerSlab), top: freeStack.length };
-      for (let i = 0; i < 2 ** cache.slabOrder; i++) this.slabByPfn.set(pfn + i, slab);
-      cache.partial.add(slab);
+      slab = { cache, pfn, freeStack, inUse: new Uint8Array(cache.objectsPerSlab), top: freeStack.length, prev: null, next: null, listed: false };
+      for (let i = 0; i < pow2(cache.slabOrder); i++) this.slabByPfn.set(pfn + i, slab);
+      addPartial(cache, slab);
       cache.slabs++;
     }
     slab.top--;
     const index = slab.freeStack[slab.top] as number;
     slab.inUse[index] = 1;
-    if (slab.top === 0) cache.partial.delete(slab);
+    if (slab.top === 0) removePartial(cache, slab);
     cache.active++;
     const paddr = slab.pfn * this.pageSize + index * cache.size;
     if ((gfp & __GFP_ZERO) !== 0) this.hw.cpuFill(paddr, cache.size, 0, 'normal');
@@ -178,12 +195,12 @@ export class Kmalloc {
     if (slab.top === cache.objectsPerSlab) {
       // An empty slab goes back to the page allocator at once (SLUB keeps a few; kdma keeps none,
       // so that freeing everything restores the free page count).
-      cache.partial.delete(slab);
-      for (let i = 0; i < 2 ** cache.slabOrder; i++) this.slabByPfn.delete(slab.pfn + i);
+      removePartial(cache, slab);
+      for (let i = 0; i < pow2(cache.slabOrder); i++) this.slabByPfn.delete(slab.pfn + i);
       this.pages.freePages(slab.pfn, cache.slabOrder);
       cache.slabs--;
     } else if (slab.top === 1) {
-      cache.partial.add(slab);
+      addPartial(cache, slab);
     }
   }
 
@@ -191,7 +208,7 @@ export class Kmalloc {
   ksize(kva: number): number {
     if (kva === ZERO_SIZE_PTR) return 0;
     const found = this.lookup(kva, 'ksize');
-    return 'pfn' in found ? this.pageSize * 2 ** found.order : found.slab.cache.size;
+    return 'pfn' in found ? this.pageSize * pow2(found.order) : found.slab.cache.size;
   }
 
   /** /proc/slabinfo for the kmalloc caches that have been used, smallest first. */
@@ -200,4 +217,26 @@ export class Kmalloc {
       .sort((a, b) => a.size - b.size || a.name.localeCompare(b.name))
       .map((c) => ({ name: c.name, objectSize: c.size, activeObjects: c.active, objectsPerSlab: c.objectsPerSlab, slabs: c.slabs }));
   }
+}
+
+/** Appends `slab` to the cache's partial list (the newest end). */
+function addPartial(cache: KmemCache, slab: Slab): void {
+  slab.prev = cache.partialTail;
+  slab.next = null;
+  if (cache.partialTail === null) cache.partialHead = slab;
+  else cache.partialTail.next = slab;
+  cache.partialTail = slab;
+  slab.listed = true;
+}
+
+/** Takes `slab` off the cache's partial list, if it is on it. */
+function removePartial(cache: KmemCache, slab: Slab): void {
+  if (!slab.listed) return;
+  if (slab.prev === null) cache.partialHead = slab.next;
+  else slab.prev.next = slab.next;
+  if (slab.next === null) cache.partialTail = slab.prev;
+  else slab.next.prev = slab.prev;
+  slab.prev = null;
+  slab.next = null;
+  slab.listed = false;
 }

@@ -4,7 +4,7 @@
  * kernel stacks, and user processes. Everything belongs to this instance; construction is cheap
  * even for 64 GiB (metadata is typed arrays, free lists are built from whole max-order blocks).
  */
-import { checkAddress, checkInteger, hex, isPowerOfTwo } from '@kdma/hw';
+import { checkAddress, checkInteger, hex, isPowerOfTwo, pow2 } from '@kdma/hw';
 import type { MemoryRegion, MemoryType } from '@kdma/hw';
 import { Cma, placeCma } from './cma.js';
 import { GFP_KERNEL, __GFP_ZERO } from './gfp.js';
@@ -164,7 +164,7 @@ export class Mm {
       const limit = options.cmaLimit ?? (lowRam ? 4 * GiB : Infinity);
       if (limit !== Infinity) checkAddress(limit, 'options.cmaLimit');
       const pages = cmaBytes / pageSize;
-      const base = placeCma(this.memmap, pages, Math.floor(limit / pageSize), 2 ** this.maxOrder, reserved.map((r) => [r.startPfn, r.endPfn]));
+      const base = placeCma(this.memmap, pages, Math.floor(limit / pageSize), pow2(this.maxOrder), reserved.map((r) => [r.startPfn, r.endPfn]));
       if (base === null) {
         throw new RangeError(`options.cmaBytes ${cmaBytes} does not fit in RAM below options.cmaLimit ${limit === Infinity ? 'Infinity' : hex(limit)}`);
       }

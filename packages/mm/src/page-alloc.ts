@@ -7,7 +7,7 @@
  * All metadata lives in typed arrays indexed by the dense page slot of MemMap: a state and an order
  * per page, next/prev links for free-list heads. Only block heads carry a state; tail pages are 0.
  */
-import { checkInteger, checkSize, getOrder, hex } from '@kdma/hw';
+import { checkInteger, checkSize, getOrder, hex, pow2 } from '@kdma/hw';
 import { checkGfp, formatGfp, gfpZone, GFP_KERNEL, __GFP_NOWARN, __GFP_ZERO } from './gfp.js';
 import type { PhysicalCpuAccess } from './hardware.js';
 import type { MemMap } from './memmap.js';
@@ -122,8 +122,8 @@ export class PageAllocator {
       this.state[slot] = PAGE_FREE;
       this.order[slot] = order;
       this.push(zone * (maxOrder + 1) + order, slot);
-      this.zoneFree[zone] = (this.zoneFree[zone] as number) + 2 ** order;
-      this.freeTotal += 2 ** order;
+      this.zoneFree[zone] = (this.zoneFree[zone] as number) + pow2(order);
+      this.freeTotal += pow2(order);
     }
     this.initialFreePages = this.freeTotal;
   }
@@ -132,7 +132,7 @@ export class PageAllocator {
     const zones = this.zones;
     const base = (zones.spanFirstSlot[span] as number) - (zones.spanStartPfn[span] as number);
     const zone = zones.spanZone[span] as number;
-    const maxBlock = 2 ** this.maxOrder;
+    const maxBlock = pow2(this.maxOrder);
     let p = from;
     while (p < to) {
       if (p % maxBlock === 0 && p + maxBlock <= to) {
@@ -146,9 +146,9 @@ export class PageAllocator {
         continue;
       }
       let k = this.maxOrder;
-      while (k > 0 && (p % 2 ** k !== 0 || p + 2 ** k > to)) k--;
+      while (k > 0 && (p % pow2(k) !== 0 || p + pow2(k) > to)) k--;
       out.push(base + p, k, zone);
-      p += 2 ** k;
+      p += pow2(k);
     }
   }
 
@@ -164,7 +164,7 @@ export class PageAllocator {
     this.poolRun[zone] = run;
     if (run >= runs.length) return -1;
     this.poolUsed[zone] = used + 1;
-    return (runs[run] as [number, number])[0] + used * 2 ** this.maxOrder;
+    return (runs[run] as [number, number])[0] + used * pow2(this.maxOrder);
   }
 
   private push(list: number, slot: number): void {
@@ -233,7 +233,7 @@ export class PageAllocator {
           const pfn = this.slotToPfn(slot);
           // clear_page() is a run of cached stores: on a non-coherent machine the zeroes sit in
           // dirty lines until someone cleans them.
-          if ((gfp & __GFP_ZERO) !== 0) this.hw.cpuFill(pfn * this.pageSize, this.pageSize * 2 ** order, 0, 'normal');
+          if ((gfp & __GFP_ZERO) !== 0) this.hw.cpuFill(pfn * this.pageSize, this.pageSize * pow2(order), 0, 'normal');
           return pfn;
         }
       }
@@ -316,7 +316,7 @@ export class PageAllocator {
   /** split_page(): an allocated order-n block becomes 2^n order-0 pages, each freed on its own. */
   splitPage(pfn: number, order: number): void {
     const slot = this.allocatedSlot(pfn, order, 'splitPage');
-    const pages = 2 ** order;
+    const pages = pow2(order);
     this.state.fill(PAGE_ALLOCATED, slot, slot + pages);
     this.order.fill(0, slot, slot + pages);
   }
@@ -329,7 +329,7 @@ export class PageAllocator {
     if (pfn === null) return null;
     this.splitPage(pfn, order);
     const used = Math.ceil(size / this.pageSize);
-    for (let i = used; i < 2 ** order; i++) this.freePages(pfn + i, 0);
+    for (let i = used; i < pow2(order); i++) this.freePages(pfn + i, 0);
     return pfn;
   }
 
@@ -372,7 +372,7 @@ export class PageAllocator {
     if (state === PAGE_TAIL) {
       // A tail page: its head is the first aligned pfn below it that carries a state.
       for (let k = 1; k <= this.maxOrder; k++) {
-        const head = pfn - (pfn % 2 ** k);
+        const head = pfn - (pfn % pow2(k));
         if (head < spanStart) break;
         const hs = slot - (pfn - head);
         const hstate = this.state[hs] as number;

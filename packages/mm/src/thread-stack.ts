@@ -4,7 +4,7 @@
  * address is on a stack ("device driver maps memory from stack"): on a non-coherent machine a
  * stack buffer shares cache lines with live locals.
  */
-import { checkInteger, checkSize, getOrder, hex } from '@kdma/hw';
+import { checkInteger, checkSize, getOrder, hex, pow2 } from '@kdma/hw';
 import { GFP_KERNEL } from './gfp.js';
 import type { PageAllocator } from './page-alloc.js';
 import { PAGE_OFFSET } from './layout.js';
@@ -70,7 +70,7 @@ export class ThreadStacks {
     const pfn = Math.floor((kva - PAGE_OFFSET) / this.pageSize);
     for (let order = 0; order <= this.highestOrder; order++) {
       if (this.perOrder[order] === 0) continue;
-      const head = pfn - (pfn % 2 ** order);
+      const head = pfn - (pfn % pow2(order));
       if (this.stacks.get(head) === order) return true;
     }
     return false;

@@ -9,6 +9,7 @@ import { IO_TLB_MIN_SLABS, IO_TLB_SIZE, IO_TLB_SEGSIZE } from './io-tlb.js';
 import { IoTlbPool } from './io-tlb-pool.js';
 import { allocPoolPages, freePoolPages } from './pool-memory.js';
 import type { SwiotlbHardware, SwiotlbMm, SwiotlbZones } from './types.js';
+import { pow2 } from '@kdma/hw';
 
 /** `machine.swiotlb.stats()` (DESIGN.md): slots, and bytes bounced each way. */
 export interface SwiotlbMemStats {
@@ -207,7 +208,7 @@ export function limitNareas(nareas: number, nslots: number): number {
  */
 export function swiotlbAllocPool(mem: IoTlbMem, minslabs: number, nslabs: number, nareas: number, physLimit: number): IoTlbPool | null {
   const { mm } = mem;
-  const maxSlabs = (mm.pageSize / IO_TLB_SIZE) * 2 ** mm.maxOrder;
+  const maxSlabs = (mm.pageSize / IO_TLB_SIZE) * pow2(mm.maxOrder);
   if (nslabs > maxSlabs) {
     nslabs = maxSlabs;
     nareas = limitNareas(nareas, nslabs);

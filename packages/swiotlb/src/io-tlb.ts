@@ -3,7 +3,7 @@
  * part of the pool shares. The sizes are the kernel's since 2.6: a slot ("slab") of 2 KiB, at most
  * a segment of 128 contiguous slots per mapping, a 64 MiB default pool.
  */
-import { addrAnd, addrAndNot } from '@kdma/hw';
+import { addrAnd, addrAndNot, pow2 } from '@kdma/hw';
 
 /** `IO_TLB_SHIFT`: log2 of the slot size. */
 export const IO_TLB_SHIFT = 11;
@@ -58,5 +58,5 @@ export function maskAndNot(a: number, b: number): number {
 export function isLowMask(mask: number): boolean {
   if (!Number.isSafeInteger(mask) || mask < 0) return false;
   const n = mask + 1;
-  return n === 2 ** Math.round(Math.log2(n)) || mask === Number.MAX_SAFE_INTEGER;
+  return n === pow2(Math.round(Math.log2(n))) || mask === Number.MAX_SAFE_INTEGER;
 }

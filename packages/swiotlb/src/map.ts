@@ -21,7 +21,7 @@ import {
   checkValidDmaDirection,
   type DmaDataDirection,
 } from '@kdma/dma-attrs';
-import { addrMod, alignUp, checkAddress, checkInteger, checkSize, describe, getOrder, hex } from '@kdma/hw';
+import { addrMod, alignUp, checkAddress, checkInteger, checkSize, describe, getOrder, hex, pow2 } from '@kdma/hw';
 import { swiotlbBounce } from './bounce.js';
 import { IO_TLB_SEGMENT_BYTES, IO_TLB_SIZE, SWIOTLB_MAP_ERROR, isLowMask, nrSlots } from './io-tlb.js';
 import type { IoTlbMem } from './io-tlb-mem.js';
@@ -216,7 +216,7 @@ export function swiotlbAlloc(dev: SwiotlbDevice, size: number): number | null {
   const mem = dev.ioTlbMem;
   if (mem === null) return null;
   const pageSize = mem.pageSize;
-  const align = pageSize * 2 ** getOrder(size, pageSize) - 1;
+  const align = pageSize * pow2(getOrder(size, pageSize)) - 1;
   const index = swiotlbFindSlots(dev, mem, 0, size, align);
   if (index === -1) return null;
   const pool = mem.foundPool as IoTlbPool;

@@ -5,7 +5,7 @@
  * larger than the biggest buddy block is taken as consecutive max-order blocks; on a machine
  * straight out of boot the buddy allocator hands those out lowest first, so they line up.
  */
-import { getOrder } from '@kdma/hw';
+import { getOrder, pow2 } from '@kdma/hw';
 import { GFP_DMA, GFP_DMA32, __GFP_NOWARN } from '@kdma/mm';
 import type { SwiotlbMm, SwiotlbZones } from './types.js';
 
@@ -44,7 +44,7 @@ function allocBelow(mm: SwiotlbMm, zones: SwiotlbZones, order: number, exactByte
   for (;;) {
     const pfn = exactBytes > 0 ? mm.allocPagesExact(exactBytes, flags) : mm.allocPages(order, flags);
     if (pfn === null) return null;
-    const bytes = exactBytes > 0 ? Math.ceil(exactBytes / mm.pageSize) * mm.pageSize : mm.pageSize * 2 ** order;
+    const bytes = exactBytes > 0 ? Math.ceil(exactBytes / mm.pageSize) * mm.pageSize : mm.pageSize * pow2(order);
     if ((pfn * mm.pageSize) + bytes - 1 <= physLimit) return pfn;
     if (exactBytes > 0) mm.freePagesExact(pfn, exactBytes);
     else mm.freePages(pfn, order);
@@ -69,13 +69,13 @@ export function allocPoolPages(mm: SwiotlbMm, zones: SwiotlbZones, bytes: number
     if (pfn === null) return null;
     return {
       pfn,
-      bytes: exact ? Math.ceil(bytes / pageSize) * pageSize : pageSize * 2 ** order,
+      bytes: exact ? Math.ceil(bytes / pageSize) * pageSize : pageSize * pow2(order),
       blocks: exact ? [] : [{ pfn, order }],
       exactBytes,
     };
   }
   // Bigger than any buddy block: consecutive max-order blocks.
-  const blockPages = 2 ** mm.maxOrder;
+  const blockPages = pow2(mm.maxOrder);
   const needed = Math.ceil(bytes / (blockPages * pageSize));
   const held: number[] = [];
   let runStart = -1;

@@ -3,7 +3,7 @@
  * parameter's size, areas and force) and a restricted DMA pool (`rmem_swiotlb_device_init`, the
  * device tree's "restricted-dma-pool").
  */
-import { checkInteger, describe, isPowerOfTwo } from '@kdma/hw';
+import { checkInteger, describe, isPowerOfTwo, pow2 } from '@kdma/hw';
 import { IO_TLB_DEFAULT_SIZE, IO_TLB_MIN_SLABS, IO_TLB_SEGSIZE, IO_TLB_SIZE } from './io-tlb.js';
 import { IoTlbMem, limitNareas } from './io-tlb-mem.js';
 import { IoTlbPool } from './io-tlb-pool.js';
@@ -41,7 +41,7 @@ function bool(value: unknown, name: string): boolean {
 }
 
 function roundUpPowerOfTwo(n: number): number {
-  return isPowerOfTwo(n) ? n : 2 ** Math.ceil(Math.log2(n));
+  return isPowerOfTwo(n) ? n : pow2(Math.ceil(Math.log2(n)));
 }
 
 /** What mm's zone names tell without the arch's table: ZONE_DMA32 ends at 4 GiB by definition. */

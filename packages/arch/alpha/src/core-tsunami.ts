@@ -1,6 +1,7 @@
 import type { DmaFault, DmaFaultKind, DmaTranslation, TranslationRun } from '@kdma/hw';
 import type { IommuStats, Machine, MachineIommu } from '@kdma/dma-mapping/ops';
 import { iommuPtePaddr, PciIommuArena } from './pci-iommu-arena.js';
+import { pow2 } from '@kdma/hw';
 
 /*
  * arch/alpha/kernel/core_tsunami.c: the PCI side of the 21272 ("Tsunami"/"Typhoon") chipset as
@@ -48,7 +49,7 @@ export interface TsunamiStats {
  * two) — there is no point mapping more than there is.
  */
 export function sizeForMemory(max: number, memory: number): number {
-  return memory < max ? 2 ** Math.ceil(Math.log2(memory)) : max;
+  return memory < max ? pow2(Math.ceil(Math.log2(memory))) : max;
 }
 
 /** One pchip (`struct pci_controller` `hose` with its windows) and its scatter-gather TLB. */

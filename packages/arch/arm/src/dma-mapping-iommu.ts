@@ -7,7 +7,7 @@ import {
   DMA_TO_DEVICE,
   type DmaDataDirection,
 } from '@kdma/dma-attrs';
-import { addrMod, alignUp, checkAddress, checkInteger, checkSize, describe, getOrder, hex } from '@kdma/hw';
+import { addrMod, alignUp, checkAddress, checkInteger, checkSize, describe, getOrder, hex, pow2 } from '@kdma/hw';
 import { Device, DMA_MAPPING_ERROR, ENXIO, type DmaAllocation } from '@kdma/dma-mapping';
 import { dmaPgprot, noKernelMappingCookie, setDmaOps, type DmaMapOps, type Machine } from '@kdma/dma-mapping/ops';
 import {
@@ -70,7 +70,7 @@ export class DmaIommuMapping {
 
   /** Bytes covered by one bit. */
   get unit(): number {
-    return this.machine.pageSize * 2 ** this.order;
+    return this.machine.pageSize * pow2(this.order);
   }
 
   /** Bits in use (for reports and tests). */
@@ -109,7 +109,7 @@ export function armIommuCreateMapping(machine: Machine, base: number, size: numb
   checkInteger(order, 'order', 0, 20);
   const pageSize = machine.pageSize;
   if (base % pageSize !== 0) throw new RangeError(`base must be page-aligned, got ${hex(base)}`);
-  const count = Math.floor(size / (pageSize * 2 ** order));
+  const count = Math.floor(size / (pageSize * pow2(order)));
   if (count === 0) throw new RangeError(`size ${size} is smaller than one unit of 2^${order} pages`);
   const domain = iommuDomainAlloc(machine);
   if (domain === null) return null;
@@ -171,8 +171,8 @@ export function armIommuDetachDevice(dev: Device): void {
 export function armIommuAllocIova(mapping: DmaIommuMapping, size: number): number {
   const pageSize = mapping.machine.pageSize;
   const order = Math.min(getOrder(size, pageSize), ARM_DMA_IOMMU_ALIGNMENT);
-  const count = Math.ceil(alignUp(size, pageSize) / pageSize / 2 ** mapping.order);
-  const align = order > mapping.order ? 2 ** (order - mapping.order) - 1 : 0;
+  const count = Math.ceil(alignUp(size, pageSize) / pageSize / pow2(mapping.order));
+  const align = order > mapping.order ? pow2(order - mapping.order) - 1 : 0;
   const start = bitmapFindNextZeroArea(mapping.bitmap, mapping.bits, 0, count, align);
   if (start >= mapping.bits) return DMA_MAPPING_ERROR;
   bitmapSet(mapping.bitmap, start, count);
@@ -183,7 +183,7 @@ export function armIommuAllocIova(mapping: DmaIommuMapping, size: number): numbe
 export function armIommuFreeIova(mapping: DmaIommuMapping, addr: number, size: number): void {
   const pageSize = mapping.machine.pageSize;
   const start = Math.floor((addr - mapping.base) / mapping.unit);
-  const count = Math.ceil(alignUp(size, pageSize) / pageSize / 2 ** mapping.order);
+  const count = Math.ceil(alignUp(size, pageSize) / pageSize / pow2(mapping.order));
   if (start < 0 || start + count > mapping.bits) return;
   bitmapClear(mapping.bitmap, start, count);
 }
@@ -259,9 +259,9 @@ function allocBuffer(dev: Device, size: number, gfp: number, attrs: number): { p
       return null;
     }
     if (order > 0) mm.splitPage(pfn, order);
-    for (let j = 0; j < 2 ** order; j++) pfns.push(pfn + j);
-    clearBuffer(dev, pfn, pageSize * 2 ** order);
-    left -= 2 ** order;
+    for (let j = 0; j < pow2(order); j++) pfns.push(pfn + j);
+    clearBuffer(dev, pfn, pageSize * pow2(order));
+    left -= pow2(order);
   }
   return { pfns, cma: false };
 }

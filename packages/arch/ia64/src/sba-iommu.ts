@@ -1,5 +1,5 @@
 import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, type DmaDataDirection } from '@kdma/dma-attrs';
-import { addrAndNot, alignDown, alignUp, checkInteger, getOrder, hex, lowBits, type DmaFault, type DmaFaultKind, type DmaTranslation, type TranslationRun } from '@kdma/hw';
+import { addrAndNot, alignDown, alignUp, checkInteger, type DmaFault, type DmaFaultKind, type DmaTranslation, getOrder, hex, lowBits, pow2, type TranslationRun } from '@kdma/hw';
 import { DMA_MAPPING_ERROR, type Device, type DmaAllocation } from '@kdma/dma-mapping';
 import { dmaCommonGetSgtable, dmaCommonMmap, type DmaMapOps, type IommuStats, type Machine, type MachineIommu } from '@kdma/dma-mapping/ops';
 import { dmaGetSegBoundaryNrPages, iommuIsSpanBoundary } from '@kdma/iommu';
@@ -226,7 +226,7 @@ export class Ioc implements MachineIommu, DmaTranslation {
     // A request larger than the boundary crosses it wherever it starts: the search fails and the
     // mapping is refused ("out of mapping resources").
     const spansBoundary = (index: number, nr: number): boolean => iommuIsSpanBoundary(index, nr, shift, boundarySize);
-    bitsWanted = 2 ** this.iovpOrder(bitsWanted * this.iovpSize);
+    bitsWanted = pow2(this.iovpOrder(bitsWanted * this.iovpSize));
 
     if (bitsWanted === 1) {
       for (; w < words; w++) {
@@ -297,7 +297,7 @@ export class Ioc implements MachineIommu, DmaTranslation {
   /** `sba_free_range`: clears the (power-of-two rounded) bits of a range. */
   private freeRange(iova: number, size: number): void {
     const pide = (iova - this.ibase) / this.iovpSize;
-    const bits = 2 ** this.iovpOrder(size);
+    const bits = pow2(this.iovpOrder(size));
     this.resMap.fill(0, pide, Math.min(pide + bits, this.entries));
   }
 

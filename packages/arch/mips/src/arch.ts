@@ -2,6 +2,7 @@ import { DMA_ATTR_NON_CONSISTENT, DMA_ATTR_NO_KERNEL_MAPPING, DMA_ATTR_NO_WARN, 
 import type { MemoryRegion } from '@kdma/hw';
 import type { ArchFacts, ArchZone } from '@kdma/dma-mapping/ops';
 import { octeonMemoryLayout } from './dma-octeon.js';
+import { pow2 } from '@kdma/hw';
 
 const MIB = 2 ** 20;
 const GIB = 2 ** 30;
@@ -156,7 +157,7 @@ function platformFacts(platform: MipsPlatform): ArchFacts {
   return Object.freeze({
     name: 'mips',
     pageSizes: Object.freeze([4096, 8192, 16384, 32768, 65536]),
-    cacheLineSize: 2 ** platform.l1CacheShift,
+    cacheLineSize: pow2(platform.l1CacheShift),
     dmaMinAlign: platform.dmaMinAlign,
     coherent: 'per-platform',
     physAddrBits: platform.physAddrBits,

@@ -1,5 +1,5 @@
 import { DMA_ATTR_NO_WARN, type DmaDataDirection } from '@kdma/dma-attrs';
-import { bitMask, getOrder, type DmaTranslation, type TranslationRun } from '@kdma/hw';
+import { bitMask, type DmaTranslation, getOrder, pow2, type TranslationRun } from '@kdma/hw';
 import { GFP_DMA32 } from '@kdma/mm';
 import type { Scatterlist } from '@kdma/scatterlist';
 import { DMA_MAPPING_ERROR, type Device, type DmaAllocation } from '@kdma/dma-mapping';
@@ -228,7 +228,7 @@ function octeonPciAllocCoherent(dev: Device, size: number, gfp: number, _attrs: 
     return null;
   }
   const cpuAddr = mm.pageAddress(pfn);
-  machine.cpu.fill(cpuAddr, mm.pageSize * 2 ** order, 0);
+  machine.cpu.fill(cpuAddr, mm.pageSize * pow2(order), 0);
   mb(dev);
   return { cpuAddr, dmaHandle };
 }

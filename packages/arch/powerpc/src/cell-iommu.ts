@@ -1,5 +1,5 @@
 import { DMA_ATTR_WEAK_ORDERING, DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE, type DmaDataDirection } from '@kdma/dma-attrs';
-import { alignUp, hex } from '@kdma/hw';
+import { alignUp, hex, pow2 } from '@kdma/hw';
 import { dmaBitMask, type Device, type DmaAllocation } from '@kdma/dma-mapping';
 import { dmaCommonGetSgtable, dmaCommonMmap, getDmaOps, setDmaOps, type DmaMapOps, type Machine } from '@kdma/dma-mapping/ops';
 import type { Scatterlist } from '@kdma/scatterlist';
@@ -108,7 +108,7 @@ export class CellIommu {
    * dynamic window onto the hash table; kdma does not model that and keeps the dynamic window only.
    */
   private setupFixed(dynamicEnd: number, weak: boolean): CellFixedWindow | null {
-    const base = alignUp(dynamicEnd, 2 ** IO_SEGMENT_SHIFT);
+    const base = alignUp(dynamicEnd, pow2(IO_SEGMENT_SHIFT));
     const ram = this.machine.hw.ram.regions.reduce((sum, region) => sum + region.size, 0);
     const size = alignUp(ram, CELL_FIXED_PAGE_SIZE);
     if (base + size > 0x8_0000_0000) {

@@ -1,7 +1,7 @@
 import type { Device, DmaAllocation } from '@kdma/dma-mapping';
 import { dmaCommonGetSgtable, dmaCommonMmap, type DmaMapOps } from '@kdma/dma-mapping/ops';
 import type { DmaDataDirection } from '@kdma/dma-attrs';
-import { hex } from '@kdma/hw';
+import { hex, pow2 } from '@kdma/hw';
 import type { Scatterlist } from '@kdma/scatterlist';
 import { getIommuTableBase } from './device.js';
 import { IOMMU_PAGE_SIZE } from './io-page-table.js';
@@ -75,7 +75,7 @@ export function dmaIommuGetRequiredMask(dev: Device): number {
   const tbl = getIommuTableBase(dev);
   if (tbl === null) return 0;
   const end = (tbl.itOffset + tbl.itSize) * IOMMU_PAGE_SIZE;
-  return 2 ** Math.floor(Math.log2(end)) * 2 - 1;
+  return pow2(Math.floor(Math.log2(end))) * 2 - 1;
 }
 
 /**

@@ -2,6 +2,7 @@ import type { Device } from '@kdma/dma-mapping';
 import { swiotlbDmaOps, type DmaMapOps } from '@kdma/dma-mapping/ops';
 import { getDmaOffset } from './device.js';
 import { dmaDirectAllocCoherent, dmaDirectFreeCoherent, dmaDirectGetSgtable, dmaDirectMmapCoherent } from './dma.js';
+import { pow2 } from '@kdma/hw';
 
 /*
  * arch/powerpc/kernel/dma-swiotlb.c (Freescale, Becky Bruce): 85xx/86xx boards with more RAM than
@@ -19,7 +20,7 @@ export function swiotlbPowerpcGetRequired(dev: Device): number {
   const maxDirect = dev.busDmaLimit === 0 ? 0 : dev.busDmaLimit + 1;
   if (maxDirect !== 0 && end > maxDirect) end = maxDirect;
   end += getDmaOffset(dev);
-  return 2 ** (Math.floor(Math.log2(end)) + 1) - 1;
+  return pow2(Math.floor(Math.log2(end)) + 1) - 1;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { DmaDataDirection } from '@kdma/dma-attrs';
-import { alignUp, getOrder, hex, lowBits } from '@kdma/hw';
+import { alignUp, getOrder, hex, lowBits, pow2 } from '@kdma/hw';
 import { GFP_DMA, remapPfnRange, type Vma } from '@kdma/mm';
 import { DMA_MAPPING_ERROR, ENXIO, type Device, type DmaAllocation } from '@kdma/dma-mapping';
 import { dmaCapable, dmaDirectSupported, dmaPgprot, type DmaMapOps } from '@kdma/dma-mapping/ops';
@@ -207,7 +207,7 @@ export function dmaDirectDmaSupported(dev: Device, mask: number): boolean {
  */
 export function dmaDirectGetRequiredMask(dev: Device): number {
   const end = dev.machine.maxPhysAddress + getDmaOffset(dev);
-  return 2 ** (Math.floor(Math.log2(end)) + 1) - 1;
+  return pow2(Math.floor(Math.log2(end)) + 1) - 1;
 }
 
 /** `dma_direct_ops`: set on every device of a direct platform, with its own `dma_offset`. */

@@ -1,5 +1,5 @@
 import { DMA_BIDIRECTIONAL, type DmaDataDirection } from '@kdma/dma-attrs';
-import { addrAnd, alignUp, checkInteger, getOrder, hex } from '@kdma/hw';
+import { addrAnd, alignUp, checkInteger, getOrder, hex, pow2 } from '@kdma/hw';
 import { DMA_MAPPING_ERROR, type Device, type DmaAllocation } from '@kdma/dma-mapping';
 import type { Machine } from '@kdma/dma-mapping/ops';
 import { dmaGetSegBoundaryNrPages, iommuAreaAlloc, iommuNumPages } from '@kdma/iommu';
@@ -115,7 +115,7 @@ export function iommuRangeAlloc(
   const largealloc = npages > 15;
   let pass = 0;
   // 0xffffffffffffffff >> (64 - align_order): 0 for order 0 on PPC64 (a 64-bit shift is 0).
-  const alignMask = alignOrder === 0 ? 0 : 2 ** alignOrder - 1;
+  const alignMask = alignOrder === 0 ? 0 : pow2(alignOrder) - 1;
   if (npages === 0) {
     tbl.machine.printk('warn', dev, 'WARNING: iommu_range_alloc of 0 pages');
     return RANGE_ERROR;

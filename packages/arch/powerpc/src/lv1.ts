@@ -1,4 +1,4 @@
-import { alignUp, hex, isAligned, isPowerOfTwo, type DmaFaultKind, type TranslationRun } from '@kdma/hw';
+import { alignUp, type DmaFaultKind, hex, isAligned, isPowerOfTwo, pow2, type TranslationRun } from '@kdma/hw';
 import type { Machine } from '@kdma/dma-mapping/ops';
 import { CBE_IOPTE_PP_R, CBE_IOPTE_PP_W } from './cell-iommu.js';
 import type { DmaWindow } from './io-page-table.js';
@@ -86,7 +86,7 @@ export class Ioc0Segment implements DmaWindow {
   ) {}
 
   translate(busAddr: number, length: number, write: boolean, out: TranslationRun): DmaFaultKind | null {
-    const pageSize = 2 ** this.pageShift;
+    const pageSize = pow2(this.pageShift);
     const index = Math.floor((busAddr - this.start) / pageSize);
     const iopte = this.ioptes.get(index);
     if (iopte === undefined) return 'translation';
@@ -170,7 +170,7 @@ export class Lv1 {
     const space = this.space(busId, devId);
     const region = space.regions.find((r) => dmaAddr >= r.bus && dmaAddr + size <= r.bus + r.size);
     if (region === undefined) return this.record('lv1_map_device_dma_region', args, LV1_ILLEGAL_PARAMETER_VALUE);
-    const pageSize = 2 ** region.pageShift;
+    const pageSize = pow2(region.pageShift);
     if (!isAligned(dmaAddr, pageSize) || !isAligned(lpar, pageSize) || !isAligned(size, pageSize)) {
       return this.record('lv1_map_device_dma_region', args, LV1_ALIGNMENT_ERROR);
     }
@@ -231,7 +231,7 @@ export class Lv1 {
     const args = [ioasId, ioifAddr, lpar, ioId, flags];
     const segment = this.ioc0Windows.find((s) => ioifAddr >= s.start && ioifAddr < s.start + s.size);
     if (ioasId !== 0 || segment === undefined) return this.record('lv1_put_iopte', args, LV1_ILLEGAL_PARAMETER_VALUE);
-    const pageSize = 2 ** segment.pageShift;
+    const pageSize = pow2(segment.pageShift);
     if (!isAligned(ioifAddr, pageSize) || !isAligned(lpar, pageSize)) return this.record('lv1_put_iopte', args, LV1_ALIGNMENT_ERROR);
     const index = (ioifAddr - segment.start) / pageSize;
     if (flags === 0) segment.ioptes.delete(index);

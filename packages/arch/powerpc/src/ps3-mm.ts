@@ -1,4 +1,4 @@
-import { alignDown, alignUp, hex } from '@kdma/hw';
+import { alignDown, alignUp, hex, pow2 } from '@kdma/hw';
 import type { Device } from '@kdma/dma-mapping';
 import type { Machine } from '@kdma/dma-mapping/ops';
 import { CBE_IOPTE_M, CBE_IOPTE_PP_R, CBE_IOPTE_PP_W, CBE_IOPTE_SO_RW } from './cell-iommu.js';
@@ -57,7 +57,7 @@ export class Ps3DmaRegion {
   }
 
   get pageSize(): number {
-    return 2 ** this.pageShift;
+    return pow2(this.pageShift);
   }
 }
 
@@ -97,7 +97,7 @@ export function ps3MmPhysToLpar(phys: number): number {
  */
 export function ps3DmaRegionInit(dev: Ps3Device, pageShift: number, regionType: number): Ps3DmaRegion {
   const total = dev.dev.machine.hw.ram.regions.reduce((sum, region) => Math.max(sum, region.base + region.size), 0);
-  return new Ps3DmaRegion(dev, pageShift, regionType, alignUp(total, 2 ** pageShift));
+  return new Ps3DmaRegion(dev, pageShift, regionType, alignUp(total, pow2(pageShift)));
 }
 
 /** `dma_sb_lpar_to_bus`: "BUG_ON(lpar_addr < r->offset); BUG_ON(lpar_addr >= r->offset + r->len);" */
@@ -118,7 +118,7 @@ function dmaSbRegionCreateLinear(lv1: Lv1, r: Ps3DmaRegion): number {
     r.pageShift = PS3_DMA_16M;
     r.len = alignUp(r.len, r.pageSize);
   }
-  const { status, dmaRegion } = lv1.allocateDeviceDmaRegion(r.dev.busId, r.dev.devId, 2 ** Math.ceil(Math.log2(r.len)), r.pageShift, r.regionType);
+  const { status, dmaRegion } = lv1.allocateDeviceDmaRegion(r.dev.busId, r.dev.devId, pow2(Math.ceil(Math.log2(r.len))), r.pageShift, r.regionType);
   if (status !== LV1_SUCCESS) {
     r.len = 0;
     r.busAddr = 0;

@@ -1,5 +1,6 @@
 import { DMA_ATTR_NO_KERNEL_MAPPING, DMA_ATTR_NO_WARN, DMA_ATTR_SKIP_CPU_SYNC } from '@kdma/dma-attrs';
 import type { ArchFacts } from '@kdma/dma-mapping/ops';
+import { pow2 } from '@kdma/hw';
 
 const MIB = 2 ** 20;
 
@@ -29,7 +30,7 @@ export const MEMORY_START = 0x0c00_0000;
 export const MEMORY_SIZE = 64 * MIB;
 
 function platformFacts(platform: ShPlatform): ArchFacts {
-  const line = 2 ** platform.l1CacheShift;
+  const line = pow2(platform.l1CacheShift);
   return Object.freeze({
     name: 'sh',
     pageSizes: Object.freeze([4096, 8192, 16384, 65536]),

@@ -1,4 +1,4 @@
-import { describe } from '@kdma/hw';
+import { describe, pow2 } from '@kdma/hw';
 import type { ArchFacts, ArchZone } from '@kdma/dma-mapping/ops';
 
 /*
@@ -15,7 +15,7 @@ export const SPARC_IOMMU_NAMES: readonly string[] = Object.freeze(['sun4u-iommu'
 
 /** `IO_PAGE_SHIFT`: sparc64 IOMMUs map 8 KiB pages. */
 export const IO_PAGE_SHIFT = 13;
-export const IO_PAGE_SIZE = 2 ** IO_PAGE_SHIFT;
+export const IO_PAGE_SIZE = pow2(IO_PAGE_SHIFT);
 
 const NORMAL_ONLY: readonly ArchZone[] = Object.freeze([Object.freeze({ name: 'NORMAL', end: Number.POSITIVE_INFINITY } as const)]);
 

@@ -1,5 +1,5 @@
 import { DMA_TO_DEVICE, type DmaDataDirection } from '@kdma/dma-attrs';
-import { alignDown, alignUp, getOrder, type DmaFault, type DmaFaultKind, type DmaTranslation, type TranslationRun } from '@kdma/hw';
+import { alignDown, alignUp, type DmaFault, type DmaFaultKind, type DmaTranslation, getOrder, pow2, type TranslationRun } from '@kdma/hw';
 import { DMA_MAPPING_ERROR, type Device, type DmaAllocation } from '@kdma/dma-mapping';
 import { dmaCommonGetSgtable, dmaCommonMmap, type DmaMapOps, type IommuStats, type Machine, type MachineIommu } from '@kdma/dma-mapping/ops';
 import { dmaGetSegBoundaryNrPages, iommuIsSpanBoundary, iommuNumPages } from '@kdma/iommu';
@@ -270,7 +270,7 @@ export function dma4uAllocCoherent(dev: Device, size: number, gfp: number, _attr
   const pfn = mm.allocPages(order, gfp);
   if (pfn === null) return null;
   const cpuAddr = mm.pageAddress(pfn);
-  dev.machine.cpu.fill(cpuAddr, mm.pageSize * 2 ** order, 0);
+  dev.machine.cpu.fill(cpuAddr, mm.pageSize * pow2(order), 0);
   const npages = size / IO_PAGE_SIZE;
   const entry = iommu.rangeAlloc(dev, npages);
   if (entry < 0) {

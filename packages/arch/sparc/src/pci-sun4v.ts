@@ -1,5 +1,5 @@
 import { DMA_TO_DEVICE, type DmaDataDirection } from '@kdma/dma-attrs';
-import { alignDown, alignUp, getOrder, hex, type DmaFault, type DmaFaultKind, type DmaTranslation, type TranslationRun } from '@kdma/hw';
+import { alignDown, alignUp, type DmaFault, type DmaFaultKind, type DmaTranslation, getOrder, hex, pow2, type TranslationRun } from '@kdma/hw';
 import { DMA_MAPPING_ERROR, type Device, type DmaAllocation } from '@kdma/dma-mapping';
 import { dmaCommonGetSgtable, dmaCommonMmap, type DmaMapOps, type IommuStats, type Machine, type MachineIommu } from '@kdma/dma-mapping/ops';
 import { dmaGetSegBoundaryNrPages, iommuIsSpanBoundary, iommuNumPages } from '@kdma/iommu';
@@ -102,7 +102,7 @@ export class Sun4vIommu implements MachineIommu, DmaTranslation {
   constructor(machine: Machine, base = SUN4V_DVMA_BASE, size = SUN4V_DVMA_SIZE) {
     this.machine = machine;
     this.pageTableMapBase = base;
-    this.dmaAddrMask = 2 ** Math.ceil(Math.log2(size)) - 1;
+    this.dmaAddrMask = pow2(Math.ceil(Math.log2(size))) - 1;
     this.entries = size / IO_PAGE_SIZE;
     this.pglistNents = machine.pageSize / 8;
     this.arena = new IommuArena(this.entries, base / IO_PAGE_SIZE, IO_PAGE_SIZE, null);
@@ -294,7 +294,7 @@ export function dma4vAllocCoherent(dev: Device, size: number, gfp: number, _attr
   const pfn = mm.allocPages(order, gfp);
   if (pfn === null) return null;
   const cpuAddr = mm.pageAddress(pfn);
-  dev.machine.cpu.fill(cpuAddr, mm.pageSize * 2 ** order, 0);
+  dev.machine.cpu.fill(cpuAddr, mm.pageSize * pow2(order), 0);
   const entry = iommu.arena.alloc(dev, npages);
   if (entry < 0) {
     mm.freePages(pfn, order);

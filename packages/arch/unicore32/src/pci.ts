@@ -1,4 +1,4 @@
-import { lowBits, type DmaTranslation, type TranslationRun } from '@kdma/hw';
+import { type DmaTranslation, lowBits, pow2, type TranslationRun } from '@kdma/hw';
 import { PHYS_OFFSET } from './arch.js';
 
 /*
@@ -19,7 +19,7 @@ export const puv3PciBridge: DmaTranslation = Object.freeze({
   translate(busAddr: number, length: number, _write: boolean, out: TranslationRun): null {
     const inWindow = lowBits(busAddr, PUV3_PCI_WINDOW_BITS);
     out.paddr = PHYS_OFFSET + inWindow;
-    out.length = Math.min(length, 2 ** PUV3_PCI_WINDOW_BITS - inWindow);
+    out.length = Math.min(length, pow2(PUV3_PCI_WINDOW_BITS) - inWindow);
     return null;
   },
 });

@@ -11,7 +11,7 @@ import {
   type Machine,
   type MachineIommu,
 } from '@kdma/dma-mapping/ops';
-import { addrAnd, alignUp, getOrder, hex, type DmaFault, type DmaFaultKind, type DmaTranslation, type MemoryRegion, type TranslationRun } from '@kdma/hw';
+import { addrAnd, alignUp, type DmaFault, type DmaFaultKind, type DmaTranslation, getOrder, hex, type MemoryRegion, pow2, type TranslationRun } from '@kdma/hw';
 import { bitmapClear, bitmapSet, dmaGetSegBoundaryNrPages, iommuAreaAlloc, iommuNumPages } from '@kdma/iommu';
 import { GFP_DMA, GFP_KERNEL } from '@kdma/mm';
 import type { Scatterlist } from '@kdma/scatterlist';
@@ -116,7 +116,7 @@ export class AmdGart implements MachineIommu {
     this.gattPfn = gattPfn;
     this.gattPhys = gattPfn * PAGE_SIZE;
     this.gattKva = mm.pageAddress(gattPfn);
-    machine.cpu.fill(this.gattKva, PAGE_SIZE * 2 ** this.gattOrder, 0);
+    machine.cpu.fill(this.gattKva, PAGE_SIZE * pow2(this.gattOrder), 0);
     info(`PCI-DMA: aperture base @ ${aperture.base.toString(16)} size ${aperture.size / 1024} KB`);
 
     // gart_iommu_init: without AGP the IOMMU has the whole aperture (check_iommu_size).
@@ -469,7 +469,7 @@ export function gartAllocCoherent(dev: Device, size: number, gfp: number, attrs:
   if (gart.forceIommu && (dmaAllocCoherentGfpFlags(dev) & GFP_DMA) === 0 && gart.reaches(dev, dev.coherentDmaMask)) {
     const pages = allocCoherentPages(dev, size, gfp, attrs);
     if (pages === null) return null;
-    const paddr = gart.dmaMapArea(dev, pages.pfn * PAGE_SIZE, size, DMA_BIDIRECTIONAL, 2 ** pages.order - 1);
+    const paddr = gart.dmaMapArea(dev, pages.pfn * PAGE_SIZE, size, DMA_BIDIRECTIONAL, pow2(pages.order) - 1);
     gart.flushGart();
     if (paddr !== gart.badDmaAddr) return { cpuAddr: pages.cpuAddr, dmaHandle: paddr };
     dev.machine.mm.freePages(pages.pfn, pages.order);

@@ -1,6 +1,7 @@
 import type { MemoryRegion } from '@kdma/hw';
 import type { Machine } from '@kdma/dma-mapping/ops';
 import { memblockFindInRange } from './memblock.js';
+import { pow2 } from '@kdma/hw';
 
 /*
  * arch/x86/kernel/aperture_64.c: the GART aperture. A BIOS without the IOMMU option leaves the
@@ -15,7 +16,7 @@ export const GART_MAX_ADDR = 2 ** 32;
 
 /** `(32 * 1024 * 1024) << order`. */
 export function gartApertureSize(order: number): number {
-  return 32 * 2 ** 20 * 2 ** order;
+  return 32 * 2 ** 20 * pow2(order);
 }
 
 /**
@@ -47,6 +48,6 @@ export function printApertureCheck(machine: Machine, aperture: MemoryRegion | nu
   if (aperture === null) return;
   info("Your BIOS doesn't leave a aperture memory hole");
   info('Please enable the IOMMU option in the BIOS setup');
-  info(`This costs you ${32 * 2 ** order} MB of RAM`);
+  info(`This costs you ${32 * pow2(order)} MB of RAM`);
   info(`Mapping aperture over ${aperture.size / 1024} KB of RAM @ ${aperture.base.toString(16)}`);
 }

@@ -1,7 +1,7 @@
 import { DMA_ATTR_NO_KERNEL_MAPPING, DMA_ATTR_SKIP_CPU_SYNC, type DmaDataDirection } from '@kdma/dma-attrs';
 import { DMA_MAPPING_ERROR, type Device } from '@kdma/dma-mapping';
 import { dmaCommonVaddrToPfn, dmaPgprot, getDmaOps, noKernelMappingCookie, type Machine } from '@kdma/dma-mapping/ops';
-import { alignUp, getOrder } from '@kdma/hw';
+import { alignUp, getOrder, pow2 } from '@kdma/hw';
 import { ENXIO, GFP_DMA, GFP_DMA32, NO_KERNEL_MAPPING_BASE, NO_KERNEL_MAPPING_END, remapPfnRange, type Vma } from '@kdma/mm';
 import { sgAllocTable, sgSetPage, type Scatterlist, type SgTable } from '@kdma/scatterlist';
 
@@ -57,7 +57,7 @@ export function allocCoherentPages(dev: Device, size: number, gfp: number, attrs
   const pfn = mm.allocPages(order, gfp);
   if (pfn === null) return null;
   const linear = mm.pageAddress(pfn);
-  dev.machine.cpu.fill(linear, mm.pageSize * 2 ** order, 0);
+  dev.machine.cpu.fill(linear, mm.pageSize * pow2(order), 0);
   const honoured = attrs & dev.machine.directHooks.honouredAttrs;
   const cpuAddr = (honoured & DMA_ATTR_NO_KERNEL_MAPPING) !== 0 ? noKernelMappingCookie(dev, pfn) : linear;
   return { pfn, order, cpuAddr };
@@ -117,7 +117,7 @@ export function dmaCommonAllocPages(dev: Device, size: number, dir: DmaDataDirec
   const order = getOrder(size, mm.pageSize);
   const pfn = mm.allocPages(order, gfp);
   if (pfn === null) return null;
-  dev.machine.cpu.fill(mm.pageAddress(pfn), mm.pageSize * 2 ** order, 0);
+  dev.machine.cpu.fill(mm.pageAddress(pfn), mm.pageSize * pow2(order), 0);
   const addr = ops.mapPage?.(dev, pfn, 0, size, dir, DMA_ATTR_SKIP_CPU_SYNC) ?? DMA_MAPPING_ERROR;
   if (addr === DMA_MAPPING_ERROR || ops.mappingError?.(dev, addr) === true) {
     mm.freePages(pfn, order);

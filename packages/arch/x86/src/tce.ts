@@ -1,5 +1,5 @@
 import { DMA_TO_DEVICE, type DmaDataDirection } from '@kdma/dma-attrs';
-import { getOrder } from '@kdma/hw';
+import { getOrder, pow2 } from '@kdma/hw';
 import type { Machine } from '@kdma/dma-mapping/ops';
 
 /*
@@ -23,7 +23,7 @@ const TWO_32 = 2 ** 32;
 
 /** `table_size_to_number_of_entries`: `(1 << size) << 13` (8K … 1M entries). */
 export function tableSizeToNumberOfEntries(size: number): number {
-  return 2 ** size * 8192;
+  return pow2(size) * 8192;
 }
 
 /** `determine_tce_table_size`: one TCE per 8 KiB of RAM (`get_order(ram >> 13)`), at most 8 MiB of TCEs. */
@@ -34,7 +34,7 @@ export function determineTceTableSize(ram: number): number {
 /** The TCE that maps the page at `paddr` for `dir`: read always, write unless `DMA_TO_DEVICE`. */
 export function tceEncode(paddr: number, dir: DmaDataDirection): number {
   const rpn = Math.floor(paddr / PAGE_SIZE);
-  const bits = 2 ** TCE_READ_SHIFT + (dir === DMA_TO_DEVICE ? 0 : 2 ** TCE_WRITE_SHIFT);
+  const bits = pow2(TCE_READ_SHIFT) + (dir === DMA_TO_DEVICE ? 0 : pow2(TCE_WRITE_SHIFT));
   return (rpn * PAGE_SIZE) % (TCE_RPN_MASK + PAGE_SIZE) + bits;
 }
 

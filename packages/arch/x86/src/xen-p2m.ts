@@ -1,4 +1,4 @@
-import { checkInteger, type DmaFaultKind, type DmaTranslation, type Prng, type TranslationRun } from '@kdma/hw';
+import { checkInteger, type DmaFaultKind, type DmaTranslation, pow2, type Prng, type TranslationRun } from '@kdma/hw';
 
 /*
  * A Xen PV guest's memory (arch/x86/xen/p2m.c, and `xen_create_contiguous_region` /
@@ -122,8 +122,8 @@ export class XenP2m {
    * no such extent.
    */
   createContiguousRegion(pfn: number, order: number, addressBits: number, zero: (pfn: number, pages: number) => void): boolean {
-    const count = 2 ** order;
-    const limit = Math.min(this.hostPages, Math.floor(2 ** Math.min(addressBits, 52) / PAGE_SIZE));
+    const count = pow2(order);
+    const limit = Math.min(this.hostPages, Math.floor(pow2(Math.min(addressBits, 52)) / PAGE_SIZE));
     let base = -1;
     for (let candidate = Math.floor(limit / count) * count - count; candidate >= 0; candidate -= count) {
       if (this.isFree(candidate, count)) {
@@ -143,7 +143,7 @@ export class XenP2m {
    * of its heap, one by one, so the pages are no longer machine-contiguous).
    */
   destroyContiguousRegion(pfn: number, order: number, zero: (pfn: number, pages: number) => void): void {
-    const count = 2 ** order;
+    const count = pow2(order);
     const fresh: number[] = [];
     for (let mfn = this.hostPages - 1; mfn >= XEN_RESERVED_FRAMES && fresh.length < count; mfn--) {
       if (this.m2p[mfn] === 0) fresh.push(mfn);

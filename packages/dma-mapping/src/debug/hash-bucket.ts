@@ -1,11 +1,11 @@
 import type { DmaDebugEntry, DmaDebugRef } from './dma-debug-entry.js';
-import { addrMod } from '@kdma/hw';
+import { addrMod, pow2 } from '@kdma/hw';
 
 /** `HASH_SIZE`: the kernel's 16384 buckets. */
 export const HASH_SIZE = 16384;
 /** `HASH_FN_SHIFT`: a bucket covers 8 KiB of device addresses. */
 export const HASH_FN_SHIFT = 13;
-const BUCKET_SPAN = 2 ** HASH_FN_SHIFT;
+const BUCKET_SPAN = pow2(HASH_FN_SHIFT);
 
 /**
  * `hash_fn`: `(dev_addr >> 13) & (HASH_SIZE - 1)`, by division so that addresses above 2^32 keep

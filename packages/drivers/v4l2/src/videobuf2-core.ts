@@ -22,7 +22,7 @@ import {
   type Device,
   type DmaDataDirection,
 } from '@kdma/dma-mapping';
-import { alignUp, checkInteger, checkSize } from '@kdma/hw';
+import { alignUp, checkInteger, checkSize, pow2 } from '@kdma/hw';
 import { MmapError, Process, VM_READ, VM_SHARED, VM_WRITE, type Vma } from '@kdma/mm';
 import { checkBugs, type V4l2Bug } from './bugs.js';
 import { fillV4l2Buffer, type V4l2Buffer } from './videobuf2-v4l2.js';
@@ -331,7 +331,7 @@ export class Vb2Queue {
       }
       // __setup_offsets (v6.8 on): the buffer index above the plane index above the page offset.
       vb.planes.forEach((plane, p) => {
-        plane.offset = (index * 2 ** PLANE_INDEX_BITS + p) * pageSize;
+        plane.offset = (index * pow2(PLANE_INDEX_BITS) + p) * pageSize;
       });
       this.bufs.push(vb);
     }
@@ -596,8 +596,8 @@ export class Vb2Queue {
     const pageSize = this.dev.machine.pageSize;
     const offset = vma.pgoff * pageSize;
     // __find_plane_by_offset
-    const index = Math.floor(vma.pgoff / 2 ** PLANE_INDEX_BITS);
-    const planeIndex = vma.pgoff % 2 ** PLANE_INDEX_BITS;
+    const index = Math.floor(vma.pgoff / pow2(PLANE_INDEX_BITS));
+    const planeIndex = vma.pgoff % pow2(PLANE_INDEX_BITS);
     const vb = this.bufs[index];
     const plane = vb?.planes[planeIndex];
     if (vb === undefined || plane === undefined || plane.offset !== offset || plane.memPriv === null) return -EINVAL;
