@@ -39,12 +39,22 @@ export function pteFlags(pte: number): number {
 /** Called once per physically contiguous run of pages with one memory type. */
 export type RunVisitor = (paddr: number, type: MemoryType, offset: number, length: number) => void;
 
-/** A sparse page table over [base, end). */
+/** PTEs per leaf table, as on x86-64 and arm64 with 4 KiB pages. */
+const PTRS_PER_PTE = 512;
+
+/**
+ * A sparse page table over [base, end): leaf tables of 512 PTEs (a Float64Array each, -1 for
+ * none) under a directory. A walk of consecutive pages stays in one leaf, and the last leaf used
+ * is remembered, so reading a mapped frame costs an array load per page rather than a hash lookup.
+ */
 export class PageTable {
   readonly base: number;
   readonly end: number;
   readonly pageSize: number;
-  private readonly ptes = new Map<number, number>();
+  private readonly leaves = new Map<number, Float64Array>();
+  private present = 0;
+  private lastLeafIndex = -1;
+  private lastLeaf: Float64Array | null = null;
 
   constructor(base: number, end: number, pageSize: number) {
     this.base = base;
@@ -54,38 +64,78 @@ export class PageTable {
 
   /** Number of present PTEs. */
   get size(): number {
-    return this.ptes.size;
+    return this.present;
   }
 
   private index(va: number): number {
     return Math.floor((va - this.base) / this.pageSize);
   }
 
+  /** The leaf table holding page index `i`, or null (made when `create`). */
+  private leaf(i: number, create: boolean): Float64Array | null {
+    const li = Math.floor(i / PTRS_PER_PTE);
+    if (li === this.lastLeafIndex) return this.lastLeaf;
+    let leaf = this.leaves.get(li) ?? null;
+    if (leaf === null) {
+      if (!create) return null;
+      leaf = new Float64Array(PTRS_PER_PTE).fill(-1);
+      this.leaves.set(li, leaf);
+    }
+    this.lastLeafIndex = li;
+    this.lastLeaf = leaf;
+    return leaf;
+  }
+
   /** The PTE of the page holding `va`, or -1 when there is none. */
   get(va: number): number {
     if (va < this.base || va >= this.end) return -1;
-    return this.ptes.get(this.index(va)) ?? -1;
+    const i = this.index(va);
+    const leaf = this.leaf(i, false);
+    return leaf === null ? -1 : (leaf[i - Math.floor(i / PTRS_PER_PTE) * PTRS_PER_PTE] as number);
   }
 
   /** set_pte_at(). */
   set(va: number, pte: number): void {
-    this.ptes.set(this.index(va), pte);
+    const i = this.index(va);
+    const leaf = this.leaf(i, true) as Float64Array;
+    const slot = i - Math.floor(i / PTRS_PER_PTE) * PTRS_PER_PTE;
+    if (leaf[slot] === -1) this.present++;
+    leaf[slot] = pte;
   }
 
   /** pte_clear(). */
   clear(va: number): void {
-    this.ptes.delete(this.index(va));
+    this.clearIndex(this.index(va));
   }
 
-  /** Clears every PTE in [start, end), walking whichever is smaller: the range or the table. */
+  private clearIndex(i: number): void {
+    const leaf = this.leaf(i, false);
+    if (leaf === null) return;
+    const slot = i - Math.floor(i / PTRS_PER_PTE) * PTRS_PER_PTE;
+    if (leaf[slot] !== -1) {
+      leaf[slot] = -1;
+      this.present--;
+    }
+  }
+
+  /** Clears every PTE in [start, end), walking whichever is smaller: the range or the leaves. */
   clearRange(start: number, end: number): void {
     const from = this.index(Math.max(start, this.base));
     const to = Math.ceil((Math.min(end, this.end) - this.base) / this.pageSize);
     if (to <= from) return;
-    if (to - from > this.ptes.size) {
-      for (const i of [...this.ptes.keys()]) if (i >= from && i < to) this.ptes.delete(i);
+    if (to - from > this.leaves.size * PTRS_PER_PTE) {
+      for (const [li, leaf] of this.leaves) {
+        const lo = Math.max(from - li * PTRS_PER_PTE, 0);
+        const hi = Math.min(to - li * PTRS_PER_PTE, PTRS_PER_PTE);
+        for (let k = lo; k < hi; k++) {
+          if (leaf[k] !== -1) {
+            leaf[k] = -1;
+            this.present--;
+          }
+        }
+      }
     } else {
-      for (let i = from; i < to; i++) this.ptes.delete(i);
+      for (let i = from; i < to; i++) this.clearIndex(i);
     }
   }
 
@@ -130,9 +180,17 @@ export class PageTable {
     if (runLength > 0) visit(runPaddr, MEMORY_TYPES[runType] as MemoryType, runOffset, runLength);
   }
 
-  /** Every present page as [va, pte] (reports and tests; allocates). */
+  /** Every present page as [va, pte], in address order (reports and tests; allocates). */
   entries(): [number, number][] {
-    return [...this.ptes].map(([i, pte]) => [this.base + i * this.pageSize, pte]);
+    const out: [number, number][] = [];
+    for (const li of [...this.leaves.keys()].sort((a, b) => a - b)) {
+      const leaf = this.leaves.get(li) as Float64Array;
+      for (let k = 0; k < PTRS_PER_PTE; k++) {
+        const pte = leaf[k] as number;
+        if (pte !== -1) out.push([this.base + (li * PTRS_PER_PTE + k) * this.pageSize, pte]);
+      }
+    }
+    return out;
   }
 }
 

@@ -215,11 +215,28 @@ export class Process {
     const table = this.mm.pageTable;
     const length = buffer.length;
     if (length === 0) return;
-    table.checkAccess(uva, length, write, true, () => 'unmapped');
-    const hw = this.hw;
-    table.forEachRun(uva, length, (paddr: number, type: MemoryType, offset: number, runLength: number) => {
-      if (write) hw.cpuWrite(paddr, buffer, type, offset, runLength);
-      else hw.cpuReadInto(paddr, buffer, type, offset, runLength);
-    });
+    table.checkAccess(uva, length, write, true, unmappedReason);
+    this.runBuffer = buffer;
+    try {
+      table.forEachRun(uva, length, write ? this.writeRun : this.readRun);
+    } finally {
+      this.runBuffer = NO_BYTES;
+    }
   }
+
+  /** The buffer of the access being walked, so the run visitors are made once, not per access. */
+  private runBuffer: Uint8Array = NO_BYTES;
+  private readonly writeRun = (paddr: number, type: MemoryType, offset: number, runLength: number): void => {
+    this.hw.cpuWrite(paddr, this.runBuffer, type, offset, runLength);
+  };
+  private readonly readRun = (paddr: number, type: MemoryType, offset: number, runLength: number): void => {
+    this.hw.cpuReadInto(paddr, this.runBuffer, type, offset, runLength);
+  };
+
+}
+
+const NO_BYTES = new Uint8Array(0);
+
+function unmappedReason(): 'unmapped' {
+  return 'unmapped';
 }
