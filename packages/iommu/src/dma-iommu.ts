@@ -227,25 +227,46 @@ function unmapRangeIn(domain: IommuDomain, dev: Device, addr: number, size: numb
 }
 
 /**
- * Calls `fn(paddr, length)` for each physically contiguous mapped run of `[iova, iova + size)`,
- * by software walk; unmapped granules are skipped. The kernel assumes a streaming mapping is one
+ * Cleans/invalidates each physically contiguous mapped run of `[iova, iova + size)` for the CPU
+ * (`forCpu`) or the device, by software walk; unmapped granules are skipped. `phys` and `runLen`
+ * are the walk of `iova` the caller already made. The kernel assumes a streaming mapping is one
  * physical run (`iommu_iova_to_phys` of its start); walking keeps a wrong size from touching
- * memory outside the mapping.
+ * memory outside the mapping. Allocates nothing; a range inside the first run needs no more walks.
  */
-function forEachPhysRun(domain: IommuDomain, iova: number, size: number, fn: (paddr: number, length: number) => void): void {
+function syncPhysRuns(dev: Device, domain: IommuDomain, iova: number, size: number, dir: DmaDataDirection, forCpu: boolean, phys: number, runLen: number): void {
+  const hooks = dev.machine.directHooks;
+  if (size <= runLen) {
+    if (size <= 0) return;
+    if (forCpu) hooks.syncForCpu(phys, size, dir);
+    else hooks.syncForDevice(phys, size, dir);
+    return;
+  }
   const g = domain.granule;
   let at = iova;
   const end = iova + size;
+  let pa = phys;
+  let len = runLen;
   while (at < end) {
-    const pa = domain.walk(at);
+    if (at !== iova) {
+      pa = domain.walk(at);
+      len = domain.lastWalkLength;
+    }
     if (pa < 0) {
       at = (Math.floor(at / g) + 1) * g;
       continue;
     }
-    const n = Math.min(end - at, domain.lastWalkLength);
-    fn(pa, n);
+    const n = Math.min(end - at, len);
+    if (forCpu) hooks.syncForCpu(pa, n, dir);
+    else hooks.syncForDevice(pa, n, dir);
     at += n;
   }
+}
+
+/** `iommu_dma_sync_single_for_cpu` with the walk of `addr` done (`phys` ≥ 0, its run `runLen`). */
+function syncSingleForCpuAt(dev: Device, domain: IommuDomain, addr: number, size: number, dir: DmaDataDirection, phys: number, runLen: number): void {
+  if (!dev.dmaCoherent) syncPhysRuns(dev, domain, addr, size, dir, true, phys, runLen);
+  const swiotlb = dev.machine.swiotlb;
+  if (swiotlb !== null && swiotlb.isBuffer(dev, phys)) swiotlb.syncForCpu(dev, phys, size, dir);
 }
 
 /** `iommu_dma_sync_single_for_cpu`. */
@@ -255,12 +276,7 @@ export function iommuDmaSyncSingleForCpu(dev: Device, addr: number, size: number
   const domain = dmaDomain(dev);
   const phys = domain.walk(addr);
   if (phys < 0) return;
-  if (!dev.dmaCoherent) {
-    const hooks = dev.machine.directHooks;
-    forEachPhysRun(domain, addr, size, (pa, n) => hooks.syncForCpu(pa, n, dir));
-  }
-  const swiotlb = dev.machine.swiotlb;
-  if (swiotlb !== null && swiotlb.isBuffer(dev, phys)) swiotlb.syncForCpu(dev, phys, size, dir);
+  syncSingleForCpuAt(dev, domain, addr, size, dir, phys, domain.lastWalkLength);
 }
 
 /** `iommu_dma_sync_single_for_device`. */
@@ -270,12 +286,10 @@ export function iommuDmaSyncSingleForDevice(dev: Device, addr: number, size: num
   const domain = dmaDomain(dev);
   const phys = domain.walk(addr);
   if (phys < 0) return;
+  const runLen = domain.lastWalkLength;
   const swiotlb = dev.machine.swiotlb;
   if (swiotlb !== null && swiotlb.isBuffer(dev, phys)) swiotlb.syncForDevice(dev, phys, size, dir);
-  if (!dev.dmaCoherent) {
-    const hooks = dev.machine.directHooks;
-    forEachPhysRun(domain, addr, size, (pa, n) => hooks.syncForDevice(pa, n, dir));
-  }
+  if (!dev.dmaCoherent) syncPhysRuns(dev, domain, addr, size, dir, false, phys, runLen);
 }
 
 function sgPhys(dev: Device, sg: Scatterlist): number {
@@ -354,7 +368,7 @@ export function iommuDmaUnmapPage(dev: Device, addr: number, size: number, dir: 
       dev.machine.printk('warn', dev, `WARNING: iommu_dma_unmap_page: ${hex(addr)} is not mapped`);
       return;
     }
-    if ((attrs & DMA_ATTR_SKIP_CPU_SYNC) === 0) iommuDmaSyncSingleForCpu(dev, addr, size, dir);
+    if ((attrs & DMA_ATTR_SKIP_CPU_SYNC) === 0) syncSingleForCpuAt(dev, domain, addr, size, dir, phys, domain.lastWalkLength);
   }
   unmapRangeIn(domain, dev, addr, size);
   const swiotlb = dev.machine.swiotlb;

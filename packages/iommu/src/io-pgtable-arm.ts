@@ -341,6 +341,7 @@ class ArmLpaeIoPgtable implements IoPgtableOps {
 
   /** `__arm_lpae_free_pgtable`: a table and every table under it. */
   private freePgtable(t: number, lvl: number): void {
+    this.wcTable = -1;
     if (lvl < ARM_LPAE_MAX_LEVELS - 1) {
       const ta = this.mem.attr[t] as Uint32Array;
       const tp = this.mem.addr[t] as Float64Array;
@@ -474,15 +475,45 @@ class ArmLpaeIoPgtable implements IoPgtableOps {
 
   private readonly scratch: IoPgtableWalk = { paddr: 0, length: 0, prot: 0 };
 
+  /*
+   * The walk cache (an SMMU's cache of intermediate table entries): the table the last walk found
+   * its leaf in, and the IOVA range that table covers. A table covers the same range for as long
+   * as it lives and is only unlinked when it is released, so dropping the cache whenever a table
+   * is released keeps it coherent; its entries themselves are read live, never cached.
+   */
+  private wcTable = -1;
+  private wcLevel = 0;
+  private wcBase = 0;
+  private wcEnd = 0;
+
   translate(iova: number, out: IoPgtableWalk): boolean {
     if (!Number.isSafeInteger(iova) || iova < 0) throw new RangeError(`iova must be a non-negative integer, got ${String(iova)}`);
     if (iova >= this.iasLimit || this.freed) return false;
     const { addr, attr } = this.mem;
+    const wt = this.wcTable;
+    if (wt >= 0 && iova >= this.wcBase && iova < this.wcEnd) {
+      const lvl = this.wcLevel;
+      const bs = this.blockSize[lvl] as number;
+      const q = Math.floor(iova / bs);
+      const idx = q % (this.entries[lvl] as number);
+      const a = (attr[wt] as Uint32Array)[idx] as number;
+      // The table is live and linked: an empty entry is what the full walk would find too.
+      if (a === 0) return false;
+      if (ArmLpaeIoPgtable.isLeaf(a, lvl)) {
+        const off = iova - q * bs;
+        out.paddr = ((addr[wt] as Float64Array)[idx] as number) + off;
+        out.length = bs - off;
+        out.prot = this.decode[a & (ATTR_COUNT - 1)] as number;
+        return true;
+      }
+      // A block split into a table since: walk from the top.
+    }
     let t = this.pgd;
     for (let lvl = this.startLevel; lvl < ARM_LPAE_MAX_LEVELS; lvl++) {
       const bs = this.blockSize[lvl] as number;
       const q = Math.floor(iova / bs);
-      const idx = q % (this.entries[lvl] as number);
+      const n = this.entries[lvl] as number;
+      const idx = q % n;
       const a = (attr[t] as Uint32Array)[idx] as number;
       if (a === 0) return false;
       if (ArmLpaeIoPgtable.isLeaf(a, lvl)) {
@@ -490,6 +521,11 @@ class ArmLpaeIoPgtable implements IoPgtableOps {
         out.paddr = ((addr[t] as Float64Array)[idx] as number) + off;
         out.length = bs - off;
         out.prot = this.decode[a & (ATTR_COUNT - 1)] as number;
+        const span = bs * n;
+        this.wcTable = t;
+        this.wcLevel = lvl;
+        this.wcBase = Math.floor(iova / span) * span;
+        this.wcEnd = this.wcBase + span;
         return true;
       }
       t = (addr[t] as Float64Array)[idx] as number;
@@ -500,6 +536,7 @@ class ArmLpaeIoPgtable implements IoPgtableOps {
   free(): void {
     if (this.freed) return;
     this.freed = true;
+    this.wcTable = -1;
     this.mem.releaseAll();
     this.pgd = -1;
   }

@@ -389,6 +389,19 @@ describe('ARM LPAE (io-pgtable-arm.c)', () => {
     expect(pt.iovaToPhys(8 * M)).toBe(10 * M);
   });
 
+  it('walks correctly after the table of the last walk was freed and its slot reused (walk cache)', () => {
+    const pt = must(allocIoPgtableOps('ARM_64_LPAE_S1', cfg4k));
+    expect(pt.map(8 * M, 0, 4 * K, RW)).toBe(0);
+    expect(walk(pt, 8 * M)).toMatchObject({ paddr: 0, length: 4 * K });
+    // A block replaces the level-3 table the walk went through; a new table goes elsewhere.
+    expect(pt.map(8 * M, 10 * M, 2 * M, RW)).toBe(0);
+    expect(pt.map(16 * M, 20 * M, 4 * K, IOMMU_READ)).toBe(0);
+    expect(walk(pt, 8 * M + 4 * K)).toMatchObject({ paddr: 10 * M + 4 * K, length: 2 * M - 4 * K });
+    expect(walk(pt, 16 * M)).toMatchObject({ paddr: 20 * M, length: 4 * K, prot: IOMMU_READ });
+    expect(walk(pt, 16 * M + 4 * K)).toBeNull();
+    expect(walk(pt, 8 * M + 8 * K)).toMatchObject({ paddr: 10 * M + 8 * K });
+  });
+
   it('maps pages with mapPages up to the end of one table, reporting what it mapped', () => {
     const pt = must(allocIoPgtableOps('ARM_64_LPAE_S1', cfg4k));
     const mapped = { mapped: 0 };

@@ -139,6 +139,12 @@ export class IommuDomain {
     const off = bus - page * g;
     let start = -1;
     let len = 0;
+    // The leaf the last walk of this access found (a block covers many granules): later misses
+    // inside it need no walk. Only for this access, so it can never go stale.
+    let leafStart = 0;
+    let leafEnd = 0;
+    let leafPa = 0;
+    let leafProt = 0;
     while (len < length) {
       let pa: number;
       let prot: number;
@@ -150,12 +156,21 @@ export class IommuDomain {
       } else {
         counters.iotlbMisses++;
         const iova = page * g;
-        if (iova > end || !pgtable.translate(iova, w)) {
-          if (start < 0) return 'translation';
-          break;
+        if (iova < leafEnd && iova >= leafStart) {
+          pa = leafPa + (iova - leafStart);
+          prot = leafProt;
+        } else {
+          if (iova > end || !pgtable.translate(iova, w)) {
+            if (start < 0) return 'translation';
+            break;
+          }
+          pa = w.paddr;
+          prot = w.prot;
+          leafStart = iova;
+          leafEnd = iova + w.length;
+          leafPa = pa;
+          leafProt = prot;
         }
-        pa = w.paddr;
-        prot = w.prot;
         tlb.fill(page, pa, prot);
       }
       if ((prot & need) === 0) {
