@@ -436,8 +436,11 @@ export function dmaMapSingleAttrs(dev: Device, kva: number, size: number, dir: D
   const flags = attrsArg(attrs);
   const machine = dev.machine;
   const mm = machine.mm;
-  machine.dmaDebug?.mapSingle(dev, kva, size);
-  if (!mm.virtAddrValid(kva)) return mapNonLinear(dev, kva);
+  if (!mm.virtAddrValid(kva)) {
+    // dma-debug's area checks report only what fails this same test.
+    machine.dmaDebug?.mapSingle(dev, kva, size);
+    return mapNonLinear(dev, kva);
+  }
   const paddr = mm.virtToPhys(kva);
   const pfn = Math.floor(paddr / mm.pageSize);
   return mapPage(dev, pfn, paddr - pfn * mm.pageSize, size, direction, flags);

@@ -1,5 +1,5 @@
 import type { DmaDebugEntry, DmaDebugRef } from './dma-debug-entry.js';
-import { addrMod, pow2 } from '@kdma/hw';
+import { pow2 } from '@kdma/hw';
 
 /** `HASH_SIZE`: the kernel's 16384 buckets. */
 export const HASH_SIZE = 16384;
@@ -8,13 +8,13 @@ export const HASH_FN_SHIFT = 13;
 const BUCKET_SPAN = pow2(HASH_FN_SHIFT);
 
 /**
- * `hash_fn`: `(dev_addr >> 13) & (HASH_SIZE - 1)`, by division so that addresses above 2^32 keep
- * their bits. `DMA_MAPPING_ERROR` (−1, the kernel's all-ones) lands in the last bucket, as ~0 does:
- * adding `HASH_SIZE` first keeps the quotient positive (exact, as addresses are below 2^52).
- * Written with literals so that it stays small enough for V8 to inline it everywhere.
+ * `hash_fn`: `(dev_addr >> 13) & (HASH_SIZE - 1)`. The shift is a division, so addresses above
+ * 2^32 keep their bits; the mask may then be a 32-bit `&`, because it keeps bits that ToInt32's
+ * reduction modulo 2^32 leaves intact (the quotient is an integer below 2^53). `DMA_MAPPING_ERROR`
+ * (−1, the kernel's all-ones) lands in the last bucket, as ~0 does. Kept tiny so V8 inlines it.
  */
 export function hashFn(devAddr: number): number {
-  return addrMod(Math.floor(devAddr / 8192 + 16384), 16384);
+  return Math.floor(devAddr / 8192) & 16383;
 }
 
 type MatchFn = (ref: DmaDebugRef, entry: DmaDebugEntry) => boolean;
