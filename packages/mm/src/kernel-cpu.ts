@@ -4,7 +4,7 @@
  * the page's memory type. A range is checked whole before anything moves, then handed to the
  * hardware as one call per physically contiguous run of one memory type (the linear map is one run).
  */
-import { checkAddress, checkInteger, checkSize } from '@kdma/hw';
+import { checkAddress, checkBytes, checkInteger, checkSize, checkWindow } from '@kdma/hw';
 import type { MemoryType } from '@kdma/hw';
 import type { PhysicalCpuAccess } from './hardware.js';
 import type { KernelPageTable } from './pgtable.js';
@@ -21,11 +21,12 @@ export class KernelCpu {
   private readonly tables: KernelPageTable;
   /** The buffer of the access being walked, so the run visitors below are made once, not per call. */
   private runBuffer: Uint8Array = NO_BYTES;
+  private runBase = 0;
   private readonly writeRun = (paddr: number, type: MemoryType, offset: number, runLength: number): void => {
-    this.hw.cpuWrite(paddr, this.runBuffer, type, offset, runLength);
+    this.hw.cpuWrite(paddr, this.runBuffer, type, this.runBase + offset, runLength);
   };
   private readonly readRun = (paddr: number, type: MemoryType, offset: number, runLength: number): void => {
-    this.hw.cpuReadInto(paddr, this.runBuffer, type, offset, runLength);
+    this.hw.cpuReadInto(paddr, this.runBuffer, type, this.runBase + offset, runLength);
   };
 
   constructor(hw: PhysicalCpuAccess, mm: KernelAddressSpace) {
@@ -43,22 +44,25 @@ export class KernelCpu {
     checkAddress(kva, 'kva');
     checkSize(length, 'length', 0);
     const target = new Uint8Array(length);
-    this.access(kva, target, false);
+    this.access(kva, target, 0, length, false);
     return target;
   }
 
-  /** Loads `target.length` bytes at `kva` into `target`. */
-  readInto(kva: number, target: Uint8Array): void {
+  /**
+   * Loads bytes at `kva` into `target[offset, offset + length)` (`length` defaults to the rest of
+   * `target`): a window, so a caller filling part of a buffer makes no view of it.
+   */
+  readInto(kva: number, target: Uint8Array, offset = 0, length?: number): void {
     checkAddress(kva, 'kva');
-    if (!(target instanceof Uint8Array)) throw new TypeError('target must be a Uint8Array');
-    this.access(kva, target, false);
+    checkBytes(target, 'target');
+    this.access(kva, target, offset, checkWindow(target, offset, length), false);
   }
 
-  /** Stores `bytes` at `kva`. */
-  write(kva: number, bytes: Uint8Array): void {
+  /** Stores `bytes[offset, offset + length)` at `kva` (`length` defaults to the rest of `bytes`). */
+  write(kva: number, bytes: Uint8Array, offset = 0, length?: number): void {
     checkAddress(kva, 'kva');
-    if (!(bytes instanceof Uint8Array)) throw new TypeError('bytes must be a Uint8Array');
-    this.access(kva, bytes, true);
+    checkBytes(bytes, 'bytes');
+    this.access(kva, bytes, offset, checkWindow(bytes, offset, length), true);
   }
 
   /** memset(): stores `length` copies of `value` at `kva`. */
@@ -73,23 +77,24 @@ export class KernelCpu {
     });
   }
 
-  private access(kva: number, buffer: Uint8Array, write: boolean): void {
-    const length = buffer.length;
+  private access(kva: number, buffer: Uint8Array, offset: number, length: number, write: boolean): void {
     if (length === 0) return;
     const paddr = this.tables.linearPhys(kva, length, write);
     if (paddr >= 0) {
-      if (write) this.hw.cpuWrite(paddr, buffer, 'normal', 0, length);
-      else this.hw.cpuReadInto(paddr, buffer, 'normal', 0, length);
+      if (write) this.hw.cpuWrite(paddr, buffer, 'normal', offset, length);
+      else this.hw.cpuReadInto(paddr, buffer, 'normal', offset, length);
       return;
     }
     this.tables.checkAccess(kva, length, write);
     this.runBuffer = buffer;
+    this.runBase = offset;
     try {
       this.tables.forEachRun(kva, length, write ? this.writeRun : this.readRun);
     } finally {
       this.runBuffer = NO_BYTES;
     }
   }
+
 
   /** wmb(): orders stores and drains the write-combine buffer. */
   wmb(): void {

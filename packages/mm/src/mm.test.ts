@@ -120,6 +120,24 @@ describe('the linear map and the kernel CPU', () => {
     expect(hw.runOn(1, () => mm.cpu.id)).toBe(1);
   });
 
+  test('reads and writes a window of a buffer, in the linear map and through vmalloc pages', () => {
+    const { mm } = x86Machine();
+    const linear = mm.pageAddress(mm.allocPages(1) as number);
+    const mapped = mm.vmalloc(3 * PAGE) as number;
+    for (const kva of [linear, mapped + PAGE - 8]) {
+      const bytes = pattern(64);
+      mm.cpu.write(kva, bytes, 16, 32);
+      expect(mm.cpu.read(kva, 32)).toEqual(bytes.subarray(16, 48));
+      const into = new Uint8Array(64).fill(0xaa);
+      mm.cpu.readInto(kva, into, 8, 32);
+      expect(into.subarray(0, 8)).toEqual(new Uint8Array(8).fill(0xaa));
+      expect(into.subarray(8, 40)).toEqual(bytes.subarray(16, 48));
+      expect(into.subarray(40)).toEqual(new Uint8Array(24).fill(0xaa));
+      expect(() => mm.cpu.readInto(kva, into, 40, 32)).toThrow(/length/);
+      expect(() => mm.cpu.write(kva, bytes, -1)).toThrow(/offset/);
+    }
+  });
+
   test('CpuFault: cookies, the hole, user addresses; a faulting access moves nothing', () => {
     const { mm } = x86Machine();
     const cookie = NO_KERNEL_MAPPING_BASE + 0x1000;

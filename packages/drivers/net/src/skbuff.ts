@@ -42,7 +42,7 @@ export class SkBuff {
   /** As `read`, into `target` (its first `len` bytes). */
   readInto(target: Uint8Array): void {
     if (!(target instanceof Uint8Array) || target.length < this.len) throw new TypeError(`target must be a Uint8Array of at least ${this.len} bytes`);
-    this.machine.cpu.readInto(this.data, target.subarray(0, this.len));
+    this.machine.cpu.readInto(this.data, target, 0, this.len);
   }
 
   /** `dev_kfree_skb_any`: the data buffer is freed, or recycled into its page pool. */
