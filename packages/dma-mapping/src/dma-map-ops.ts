@@ -9,6 +9,9 @@ import type { Device } from './device.js';
  */
 export const DMA_MAPPING_ERROR = -1;
 
+/** `DMA_F_CAN_SKIP_SYNC`: the ops' syncs do nothing for a coherent device unless swiotlb bounced. */
+export const DMA_F_CAN_SKIP_SYNC = 1 << 1;
+
 /** A coherent allocation: `dma_alloc_attrs`'s return value and `*dma_handle`. */
 export interface DmaAllocation {
   /** Kernel virtual address, or an opaque cookie with `DMA_ATTR_NO_KERNEL_MAPPING`. */
@@ -24,6 +27,8 @@ export interface DmaAllocation {
 export interface DmaMapOps {
   /** The kernel's name of the ops variable (`'dma-direct'` for the generic path). */
   readonly name: string;
+  /** `DMA_F_*` bits (`DMA_F_CAN_SKIP_SYNC`). */
+  readonly flags?: number;
   alloc?(dev: Device, size: number, gfp: number, attrs: number): DmaAllocation | null;
   free?(dev: Device, size: number, cpuAddr: number, dmaHandle: number, attrs: number): void;
   mmap?(dev: Device, vma: Vma, cpuAddr: number, dmaHandle: number, size: number, attrs: number): number;

@@ -2,7 +2,7 @@ import { bitMask, checkInteger } from '@kdma/hw';
 import { checkMask } from './checks.js';
 import { checkDevice, type Device } from './device.js';
 import { dmaDirectGetRequiredMask } from './dma-direct.js';
-import { getDmaOps } from './dma-map-ops.js';
+import { DMA_F_CAN_SKIP_SYNC, getDmaOps } from './dma-map-ops.js';
 import { EIO } from './errno.js';
 import { minNotZero } from './limits.js';
 
@@ -62,7 +62,7 @@ export function dmaGetMask(dev: Device): number {
  */
 export function dmaSetupNeedSync(dev: Device): void {
   const ops = getDmaOps(dev);
-  if (ops === dev.machine.directOps || ops.name === 'iommu_dma_ops') dev.dmaSkipSync = dev.dmaCoherent;
+  if (ops === dev.machine.directOps || ((ops.flags ?? 0) & DMA_F_CAN_SKIP_SYNC) !== 0) dev.dmaSkipSync = dev.dmaCoherent;
   else dev.dmaSkipSync = ops.syncSingleForCpu === undefined && ops.syncSingleForDevice === undefined;
 }
 

@@ -45,7 +45,7 @@ import {
   dmaUnmapSingle,
   dmaVmapNoncontiguous,
 } from './index.js';
-import { dmaDeclareCoherentMemory, getDmaOps, setDmaOps, type DmaMapOps } from './ops.js';
+import { DMA_F_CAN_SKIP_SYNC, dmaDeclareCoherentMemory, getDmaOps, setDmaOps, type DmaMapOps } from './ops.js';
 import { createNonCoherentMachine, createTestMachine } from './test-machine.js';
 
 const MiB = 2 ** 20;
@@ -274,5 +274,9 @@ describe('dma_need_sync', () => {
     setDmaOps(dev, { name: 'syncing_ops', syncSingleForCpu: () => {} });
     dmaSetMask(dev, dmaBitMask(32));
     expect(dmaNeedSync(dev, 0x1000)).toBe(true);
+     // DMA_F_CAN_SKIP_SYNC (iommu_dma_ops has it): a coherent device skips that ops' syncs too.
+    setDmaOps(dev, { name: 'skipping_ops', flags: DMA_F_CAN_SKIP_SYNC, syncSingleForCpu: () => {} });
+    dmaSetMask(dev, dmaBitMask(32));
+    expect(dmaNeedSync(dev, 0x1000)).toBe(false);
   });
 });

@@ -30,7 +30,7 @@ export {
   noKernelMappingCookie,
   physToDma,
 } from './dma-direct.js';
-export { getDmaOps, setDmaOps, type DmaMapOps } from './dma-map-ops.js';
+export { DMA_F_CAN_SKIP_SYNC, getDmaOps, setDmaOps, type DmaMapOps } from './dma-map-ops.js';
 export { dmaPgprot } from './dma-pgprot.js';
 export { minNotZero } from './limits.js';
 export { buildMachine, Machine, type IommuStats, type MachineIommu } from './machine.js';

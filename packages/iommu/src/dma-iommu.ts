@@ -8,7 +8,7 @@ import {
 } from '@kdma/dma-attrs';
 import { alignUp, bitMask, hex } from '@kdma/hw';
 import { DMA_MAPPING_ERROR, EINVAL, ENOMEM, type Device, type Machine } from '@kdma/dma-mapping';
-import { minNotZero, type DmaMapOps } from '@kdma/dma-mapping/ops';
+import { DMA_F_CAN_SKIP_SYNC, minNotZero, type DmaMapOps } from '@kdma/dma-mapping/ops';
 import type { Scatterlist } from '@kdma/scatterlist';
 import { IommuDmaFlushQueue } from './dma-iommu-fq.js';
 import { IOMMU_CACHE, IOMMU_MMIO, IOMMU_PRIV, IOMMU_READ, IOMMU_WRITE } from './io-pgtable.js';
@@ -549,6 +549,7 @@ export function iommuDmaOptMappingSize(): number {
 /** `iommu_dma_ops`: what `setDmaOps` gives a device behind an IOMMU with a DMA domain. */
 export const iommuDmaOps: DmaMapOps = Object.freeze({
   name: 'iommu_dma_ops',
+  flags: DMA_F_CAN_SKIP_SYNC,
   alloc: iommuDmaAlloc,
   free: iommuDmaFree,
   mmap: iommuDmaMmap,

@@ -55,6 +55,9 @@ export function ia64IntelIommuDriver(_machine: Machine): IommuDriver {
 export const ia64IntelDmaOps: DmaMapOps = Object.freeze({
   ...iommuDmaOps,
   name: 'intel_dma_ops',
+  // Its syncs carry a barrier a coherent device still needs; ia64 left the kernel before
+  // DMA_F_CAN_SKIP_SYNC existed.
+  flags: 0,
   syncSingleForCpu: (dev: Device, addr: number, size: number, dir: DmaDataDirection) => {
     iommuDmaOps.syncSingleForCpu?.(dev, addr, size, dir);
     machvecDmaSyncSingle(dev, addr, size, dir);
