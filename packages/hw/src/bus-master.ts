@@ -62,7 +62,13 @@ export class BusMaster {
   /** Set by an IOMMU when it attaches the device; null sends accesses straight to memory. */
   translation: DmaTranslation | null = null;
 
-  /** Reused for every access: the runs of the access being made (RAM offsets and lengths). */
+  /** One past the highest bus address the address lines reach (Infinity above 52 bits). */
+  private readonly busLimit: number;
+  private readonly ram: PhysicalMemory;
+  private readonly counters: HwCounters;
+  private readonly observers: AccessObservers;
+
+  /** Reused for every translated access: its runs (RAM offsets and lengths). */
   private runRam = new Float64Array(16);
   private runPaddr = new Float64Array(16);
   private runLen = new Float64Array(16);
@@ -83,6 +89,10 @@ export class BusMaster {
     this.addressBits = addressBits;
     this.coherent = coherent;
     this.dmaOffset = dmaOffset;
+    this.busLimit = addressBits <= 52 ? pow2(addressBits) : Infinity;
+    this.ram = machine.ram;
+    this.counters = machine.counters;
+    this.observers = machine.observers;
   }
 
   /** The device reads `length` bytes at `busAddr` into a new array. */
@@ -108,24 +118,33 @@ export class BusMaster {
     this.access(busAddr, bytes, offset, checkWindow(bytes, offset, length), true);
   }
 
+  /** Arguments are checked by the callers; `len` fits in `buf` from `off`. */
   private access(busAddr: number, buf: Uint8Array, off: number, len: number, write: boolean): void {
     if (len === 0) return;
-    const m = this.machine;
-    if (this.addressBits <= 52 && busAddr + len > pow2(this.addressBits)) this.fault('width', busAddr, len, write);
+    if (busAddr + len > this.busLimit) this.fault('width', busAddr, len, write);
     const translation = this.translation;
-    let runs = 1;
     if (translation === null) {
+      // Untranslated: one physically contiguous run, moved without the run arrays.
       const paddr = busAddr + this.dmaOffset;
-      const r = paddr < 0 ? -1 : m.ram.tryRamOffset(paddr, len);
+      const r = paddr < 0 ? -1 : this.ram.tryRamOffset(paddr, len);
       if (r < 0) this.fault('bus', busAddr, len, write);
-      this.runPaddr[0] = paddr;
-      this.runRam[0] = r;
-      this.runLen[0] = len;
-    } else {
-      runs = this.translateAll(translation, busAddr, len, write);
+      const cache = this.coherent ? this.machine.cache : null;
+      if (write) {
+        if (cache !== null) cache.snoopWriteAt(r, len);
+        this.ram.writeAt(r, buf, off, len);
+        this.counters.deviceBytesWritten += len;
+      } else {
+        this.ram.readAt(r, buf, off, len);
+        if (cache !== null) cache.snoopReadAt(r, buf, off, len);
+        this.counters.deviceBytesRead += len;
+      }
+      if (this.observers.active) this.observers.emitAccess('device', write, paddr, len, this.name, -1, null);
+      return;
     }
+    const runs = this.translateAll(translation, busAddr, len, write);
 
     // Every run checked: now move the bytes.
+    const m = this.machine;
     const cache = this.coherent ? m.cache : null;
     let pos = off;
     for (let i = 0; i < runs; i++) {

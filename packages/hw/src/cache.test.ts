@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
+import { Cache } from './cache.js';
 import { GiB, expectBytes, machine, pattern } from './test-machine.js';
 
 const HI = 4 * GiB + 0x1000; // a buffer above 4 GiB, line-aligned
@@ -112,6 +113,65 @@ describe('write-back cache on a non-coherent machine', () => {
     expect(hw.cpuRead(HI, 8, 'normal')).toEqual(pattern(8, 77));
   });
 
+  it('reads RAM’s bytes into clean lines, and again after a write-back and an invalidate', () => {
+    const { hw, dev } = nonCoherent();
+    hw.ram.write(HI, pattern(200, 3));
+    expect(hw.cpuRead(HI + 5, 150, 'normal')).toEqual(pattern(150, 8));
+    expect(hw.cache?.lineState(HI)).toBe('clean');
+    expect(hw.counters.linesFilled).toBe(3);
+    hw.cpuWrite(HI + 64, pattern(64, 40), 'normal'); // a dirty line between two clean ones
+    const expected = pattern(200, 3);
+    expected.set(pattern(64, 40), 64);
+    expect(hw.cpuRead(HI, 200, 'normal')).toEqual(expected);
+    hw.cacheClean(HI, 200);
+    dev.dmaWrite(HI + 150, pattern(50, 90)); // behind the clean lines
+    expect(hw.cpuRead(HI, 200, 'normal')).toEqual(expected);
+    hw.cacheInvalidate(HI, 200);
+    expected.set(pattern(50, 90), 150);
+    expect(hw.cpuRead(HI, 200, 'normal')).toEqual(expected);
+  });
+
+  const writesBehindTheCache: [string, (hw: ReturnType<typeof machine>, paddr: number, bytes: Uint8Array) => void][] = [
+    ['a device write', (hw, paddr, bytes) => hw.createBusMaster({ name: 'd', addressBits: 64, coherent: false }).dmaWrite(paddr, bytes)],
+    ['an uncached store', (hw, paddr, bytes) => hw.cpuWrite(paddr, bytes, 'uncached')],
+    ['an uncached memset', (hw, paddr, bytes) => hw.cpuFill(paddr, bytes.length, bytes[0]!, 'uncached')],
+    ['a write-combined store and wmb', (hw, paddr, bytes) => (hw.cpuWrite(paddr, bytes, 'wc'), hw.wmb())],
+    ['an uncached memcpy', (hw, paddr, bytes) => (hw.ram.write(HI + 0x8000, bytes), hw.cpuCopy(paddr, HI + 0x8000, bytes.length, 'uncached'))],
+    ['PhysicalMemory.write', (hw, paddr, bytes) => hw.ram.write(paddr, bytes)],
+    ['PhysicalMemory.fill', (hw, paddr, bytes) => hw.ram.fill(paddr, bytes.length, bytes[0]!)],
+  ];
+
+  it.each(writesBehindTheCache)('keeps a clean line’s old bytes after %s until it is invalidated', (_name, writeRam) => {
+    const hw = machine({ cacheModel: true });
+    hw.ram.write(HI, pattern(256, 1));
+    hw.cpuRead(HI, 256, 'normal'); // four clean lines
+    const bytes = new Uint8Array(100).fill(0xee);
+    writeRam(hw, HI + 30, bytes); // partly covers the first and last lines it touches
+    expect(hw.ram.read(HI + 30, 100)).toEqual(bytes);
+    expect(hw.cpuRead(HI, 256, 'normal')).toEqual(pattern(256, 1));
+    expect(hw.cache?.lineState(HI + 64)).toBe('clean');
+    hw.cacheInvalidate(HI, 256);
+    const expected = pattern(256, 1);
+    expected.set(bytes, 30);
+    expect(hw.cpuRead(HI, 256, 'normal')).toEqual(expected);
+  });
+
+  it('writes a clean line’s stale bytes back over a device write once the CPU dirties the line', () => {
+    const { hw, dev } = nonCoherent();
+    hw.cpuRead(HI, 64, 'normal'); // clean: zeros
+    dev.dmaWrite(HI + 32, pattern(32, 200)); // the device fills the second half behind it
+    hw.cpuWrite(HI, pattern(32, 1), 'normal'); // the CPU writes the first half
+    hw.cacheClean(HI, 32); // the whole line goes back, stale second half included
+    const expected = new Uint8Array(64);
+    expected.set(pattern(32, 1));
+    expect(dev.dmaRead(HI, 64)).toEqual(expected);
+  });
+
+  it('allows one cache per memory', () => {
+    const hw = machine({ cacheModel: true });
+    expect(() => new Cache(hw.ram, { lineSize: 64 }, hw.random, hw.counters)).toThrow(/already has a write watcher/);
+  });
+
   it('names bad maintenance arguments', () => {
     const { hw } = nonCoherent();
     expect(() => hw.cacheClean(-64, 64)).toThrow(/paddr/);
@@ -123,7 +183,10 @@ describe('write-back cache on a non-coherent machine', () => {
 describe('cache model against a reference', () => {
   type Op = { kind: string; p: number; n: number; seed: number };
   const SIZE = 2 * 4096;
-  const KINDS = ['read', 'write', 'fill', 'clean', 'inv', 'flush', 'devRead', 'devWrite', 'snoopRead', 'snoopWrite', 'ucRead', 'ucWrite'];
+  const KINDS = [
+    'read', 'write', 'fill', 'clean', 'inv', 'flush', 'devRead', 'devWrite', 'snoopRead', 'snoopWrite', 'ucRead', 'ucWrite',
+    'wcWrite', 'ramWrite', 'ramFill', 'ucCopy', 'copy',
+  ];
 
   /** A plain line-by-line model: Map order is LRU order (first = least recent). */
   class Reference {
@@ -273,12 +336,39 @@ describe('cache model against a reference', () => {
               snoop.dmaWrite(p, bytes);
               ref.snoopWrite(p, bytes);
               break;
+            // Every other way RAM changes behind the cache: the lines it holds keep their bytes.
+            case 'wcWrite':
+              hw.cpuWrite(pa, bytes, 'wc');
+              hw.wmb();
+              ref.mem.set(bytes, p);
+              break;
+            case 'ramWrite':
+              hw.ram.write(pa, bytes);
+              ref.mem.set(bytes, p);
+              break;
+            case 'ramFill':
+              hw.ram.fill(pa, n, seed);
+              ref.mem.fill(seed, p, p + n);
+              break;
+            case 'ucCopy':
+            case 'copy': {
+              const dst = (p + seed * 37) % (SIZE - n + 1);
+              hw.cpuCopy(0x10000 + dst, pa, n, kind === 'copy' ? 'normal' : 'uncached');
+              if (kind === 'copy') ref.write(dst, ref.read(p, n));
+              else ref.mem.copyWithin(dst, p, p + n);
+              break;
+            }
           }
         }
         expectBytes(hw.ram.read(0x10000, SIZE), ref.mem);
         const counts = hw.cache!.countLines();
         expect(counts.valid).toBe(ref.lines.size);
         expect(counts.dirty).toBe([...ref.lines.values()].filter((l) => l.dirty).length);
+        for (let l = 0; l < SIZE / L; l++) {
+          const line = ref.lines.get(l);
+          expect(hw.cache!.lineState(0x10000 + l * L)).toBe(line === undefined ? 'invalid' : line.dirty ? 'dirty' : 'clean');
+        }
+        if (capacity === 0) expectBytes(hw.cpuRead(0x10000, SIZE, 'normal'), ref.read(0, SIZE));
       }),
       { numRuns: 150 },
     );

@@ -10,6 +10,15 @@
  * and dirty are 00, 10 and 11). Runs of lines move with one copy each; nothing is allocated per
  * line. With a capacity, valid lines also own a slot
  * in typed arrays (an LRU list, or a dense set for seeded-random replacement).
+ *
+ * Shadow copies are lazy: a clean line holds the same bytes as RAM until something writes RAM
+ * behind the cache's back, so a line filled by a read is only tagged valid ("clean, unshadowed")
+ * and reads of it copy straight from RAM — one copy where fill-then-copy-out made two. A third
+ * bitmap marks the lines whose bytes live in the shadow (every dirty line, and clean lines that
+ * were written back or snapshotted). `PhysicalMemory` tells the cache before any write to RAM
+ * (device DMA, uncached or write-combined stores, `write`/`fill`/`copyAt`); the valid unshadowed
+ * lines under it are first copied to the shadow, so a CPU that skips the invalidate still reads
+ * the stale bytes, exactly as with eager fills.
  */
 
 import { addrMod, checkAddress, checkInteger, checkSize, describe, isPowerOfTwo } from './address.js';
@@ -64,7 +73,7 @@ export class Cache {
 
   private readonly chunkSize: number;
   private readonly linesPerChunk: number;
-  /** Per RAM chunk: cached bytes (meaningful where the line is valid). */
+  /** Per RAM chunk: cached bytes (meaningful where the line is shadowed); null until one is. */
   private readonly data: (Uint8Array | null)[];
   /** Per RAM chunk: the chunk and its cached bytes as one buffer (`PhysicalMemory.shadowedChunk`). */
   private readonly pair: (Uint8Array | null)[];
@@ -72,6 +81,8 @@ export class Cache {
   private readonly valid: (Int32Array | null)[];
   /** Per RAM chunk: a bit per line, set while the line is dirty (always a valid one). */
   private readonly dirty: (Int32Array | null)[];
+  /** Per RAM chunk: a bit per valid line whose bytes are in `data` (all dirty ones); clear: read RAM. */
+  private readonly shadowed: (Int32Array | null)[];
   /** Per RAM chunk, with a capacity: the slot of each valid line, -1 for none. */
   private readonly slotOf: (Int32Array | null)[];
 
@@ -103,7 +114,9 @@ export class Cache {
     this.pair = new Array<Uint8Array | null>(chunks).fill(null);
     this.valid = new Array<Int32Array | null>(chunks).fill(null);
     this.dirty = new Array<Int32Array | null>(chunks).fill(null);
+    this.shadowed = new Array<Int32Array | null>(chunks).fill(null);
     this.slotOf = capacity > 0 ? new Array<Int32Array | null>(chunks).fill(null) : [];
+    ram.setWriteWatcher((ci, from, to) => this.beforeRamWrite(ci, from, to));
   }
 
   // ---- Maintenance by physical range (what dmac_*_range and arch_sync_dma_* do); the same as
@@ -156,7 +169,10 @@ export class Cache {
 
   // ---- RAM-offset interface used by the Hardware (arguments already checked).
 
-  /** A normal (cacheable) CPU read: fills invalid lines from memory, then copies out. */
+  /**
+   * A normal (cacheable) CPU read: invalid lines become valid (tagged only: their bytes are RAM's),
+   * then each run of lines is copied out from the shadow where it is shadowed, else from RAM.
+   */
   readAt(r: number, target: Uint8Array, tOff: number, len: number): void {
     if (len === 0) return;
     const C = this.chunkSize;
@@ -168,11 +184,31 @@ export class Cache {
     const ciEnd = Math.floor((lineB - 1) / lpc);
     for (let ci = Math.floor(lineA / lpc); ci <= ciEnd; ci++) {
       const base = ci * C;
-      this.fillLines(ci, Math.max(lineA - ci * lpc, 0), Math.min(lineB - ci * lpc, lpc), true);
+      const la = Math.max(lineA - ci * lpc, 0);
+      const lb = Math.min(lineB - ci * lpc, lpc);
+      this.fillLines(ci, la, lb, true);
       const a = Math.max(r - base, 0);
       const b = Math.min(end - base, C);
-      const data = this.data[ci]!;
-      target.set(b - a === C ? data : data.subarray(a, b), tOff + (base + a - r));
+      const pair = this.pair[ci];
+      const shadowed = this.shadowed[ci]!;
+      let i = pair === null || pair === undefined ? lb : nextSetBit(shadowed, la, lb);
+      if (i === lb) {
+        // Nothing shadowed here: the lines hold RAM's bytes.
+        this.ram.readAt(base + a, target, tOff + (base + a - r), b - a);
+        continue;
+      }
+      // Alternate runs: unshadowed from RAM (offset 0 of the pair), shadowed from the shadow (C).
+      let from = 0;
+      let inShadow = false;
+      for (;;) {
+        const x = Math.max(from * L, a);
+        const y = Math.min(i * L, b);
+        if (y > x) target.set(pair!.subarray(inShadow ? C + x : x, inShadow ? C + y : y), tOff + (base + x - r));
+        if (i === lb) break;
+        from = i;
+        inShadow = !inShadow;
+        i = inShadow ? nextClearBit(shadowed, i, lb) : nextSetBit(shadowed, i, lb);
+      }
     }
     this.afterAccess(lineB, end);
   }
@@ -191,14 +227,14 @@ export class Cache {
     const lineB = Math.ceil(end / L);
     const firstPartial = addrMod(r, L) !== 0;
     const lastPartial = addrMod(end, L) !== 0;
-    if (firstPartial) this.fillLine(lineA);
-    if (lastPartial && !(firstPartial && lineB - 1 === lineA)) this.fillLine(lineB - 1);
+    if (firstPartial) this.fillLine(lineA, true);
+    if (lastPartial && !(firstPartial && lineB - 1 === lineA)) this.fillLine(lineB - 1, true);
     const capped = this.capacity > 0;
     const ciEnd = Math.floor((lineB - 1) / lpc);
     for (let ci = Math.floor(lineA / lpc); ci <= ciEnd; ci++) {
       const base = ci * C;
       const valid = this.valid[ci] ?? this.allocateChunk(ci);
-      const data = this.data[ci]!;
+      const data = this.data[ci] ?? this.attachShadow(ci);
       const a = Math.max(r - base, 0);
       const b = Math.min(end - base, C);
       if (src === null) data.fill(value, a, b);
@@ -211,6 +247,7 @@ export class Cache {
       if (capped) this.claimLines(ci, la, lb);
       setBits(valid, la, lb);
       setBits(this.dirty[ci]!, la, lb);
+      setBits(this.shadowed[ci]!, la, lb);
     }
     this.afterAccess(lineB, end);
   }
@@ -248,8 +285,9 @@ export class Cache {
     const ciEnd = Math.floor((lineB - 1) / lpc);
     for (let ci = Math.floor(lineA / lpc); ci <= ciEnd; ci++) {
       const dirty = this.dirty[ci];
-      if (dirty === null || dirty === undefined) continue;
-      const data = this.data[ci]!;
+      const data = this.data[ci];
+      // Dirty lines are always shadowed: no shadow, nothing dirty.
+      if (dirty === null || dirty === undefined || data === null || data === undefined) continue;
       const base = ci * C;
       const lb = Math.min(lineB - ci * lpc, lpc);
       for (let i = nextSetBit(dirty, Math.max(lineA - ci * lpc, 0), lb); i < lb; ) {
@@ -289,17 +327,59 @@ export class Cache {
     const valid = new Int32Array(words);
     this.valid[ci] = valid;
     this.dirty[ci] = new Int32Array(words);
-    const pair = this.ram.shadowedChunk(ci);
-    this.pair[ci] = pair;
-    this.data[ci] = pair.subarray(this.chunkSize);
+    this.shadowed[ci] = new Int32Array(words);
     if (this.capacity > 0) this.slotOf[ci] = new Int32Array(this.linesPerChunk).fill(-1);
+    this.ram.watchChunk(ci);
     return valid;
   }
 
-  private fillLine(line: number): void {
+  /** Gives chunk `ci` its shadow (the first time a line of it needs bytes of its own); returns it. */
+  private attachShadow(ci: number): Uint8Array {
+    const pair = this.ram.shadowedChunk(ci);
+    this.pair[ci] = pair;
+    const data = pair.subarray(this.chunkSize);
+    this.data[ci] = data;
+    return data;
+  }
+
+  /**
+   * Makes `line` valid (a fill); with `shadow`, also gives it its bytes in the shadow, as a partly
+   * written line needs before the write lands on it.
+   */
+  private fillLine(line: number, shadow: boolean): void {
     const ci = Math.floor(line / this.linesPerChunk);
     const li = line - ci * this.linesPerChunk;
     this.fillLines(ci, li, li + 1, true);
+    if (shadow) this.snapshot(ci, li, li + 1);
+  }
+
+  /** Copies lines [i, j) of chunk `ci` that are not yet shadowed from RAM to the shadow. */
+  private snapshot(ci: number, i: number, j: number): void {
+    const shadowed = this.shadowed[ci]!;
+    const L = this.lineSize;
+    for (let x = nextClearBit(shadowed, i, j); x < j; ) {
+      const y = nextSetBit(shadowed, x, j);
+      if (this.pair[ci] === null || this.pair[ci] === undefined) this.attachShadow(ci);
+      this.pair[ci]!.copyWithin(this.chunkSize + x * L, x * L, y * L);
+      setBits(shadowed, x, y);
+      x = nextClearBit(shadowed, y, j);
+    }
+  }
+
+  /**
+   * `PhysicalMemory` is about to change bytes [from, to) of chunk `ci` behind the cache: the valid
+   * lines there that still read from RAM keep their present bytes in the shadow first.
+   */
+  private beforeRamWrite(ci: number, from: number, to: number): void {
+    const valid = this.valid[ci];
+    if (valid === null || valid === undefined || from >= to) return;
+    const L = this.lineSize;
+    const lb = Math.ceil(to / L);
+    for (let i = nextSetBit(valid, Math.floor(from / L), lb); i < lb; ) {
+      const j = nextClearBit(valid, i, lb);
+      this.snapshot(ci, i, j);
+      i = nextSetBit(valid, j, lb);
+    }
   }
 
   /**
@@ -319,23 +399,24 @@ export class Cache {
           continue;
         }
         const j = nextSetBit(valid, i, lb);
-        this.fillRun(ci, valid, i, j);
+        this.fillRun(valid, i, j);
         for (; i < j; i++) this.allocSlot(lineBase + i, slots, i);
       }
       return;
     }
     for (let i = nextClearBit(valid, la, lb); i < lb; ) {
       const j = nextSetBit(valid, i, lb);
-      this.fillRun(ci, valid, i, j);
+      this.fillRun(valid, i, j);
       if (slots !== null) for (let k = i; k < j; k++) this.allocSlot(lineBase + k, slots, k);
       i = nextClearBit(valid, j, lb);
     }
   }
 
-  /** Fills invalid lines [i, j) of chunk `ci` from memory with one copy; they become clean. */
-  private fillRun(ci: number, valid: Int32Array, i: number, j: number): void {
-    const L = this.lineSize;
-    this.pair[ci]!.copyWithin(this.chunkSize + i * L, i * L, j * L);
+  /**
+   * Fills invalid lines [i, j) of chunk `ci`: they become valid and clean, their bytes still RAM's
+   * (unshadowed), so the fill itself copies nothing.
+   */
+  private fillRun(valid: Int32Array, i: number, j: number): void {
     setBits(valid, i, j);
     this.counters.linesFilled += j - i;
   }
@@ -387,6 +468,7 @@ export class Cache {
           }
         }
         clearBits(valid, la, lb);
+        clearBits(this.shadowed[ci]!, la, lb);
       }
     }
   }
@@ -499,6 +581,7 @@ export class Cache {
     }
     clearBits(dirty, li, li + 1);
     clearBits(this.valid[ci]!, li, li + 1);
+    clearBits(this.shadowed[ci]!, li, li + 1);
     this.slotOf[ci]![li] = -1;
     this.freeSlot(s);
     this.counters.linesEvicted++;

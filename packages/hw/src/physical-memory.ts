@@ -24,6 +24,14 @@ export interface PhysicalMemoryOptions {
   readonly chunkSize?: number;
 }
 
+/**
+ * Told before bytes `[from, to)` of RAM chunk `ci` change through this class (every path that
+ * writes RAM: device DMA, uncached and write-combined stores, `write`/`fill`/`copyAt`), so that a
+ * cache that reads clean lines straight from RAM can keep their old bytes first. Writes the
+ * watcher makes itself to a `shadowedChunk` buffer are not reported.
+ */
+export type RamWriteWatcher = (ci: number, from: number, to: number) => void;
+
 /** Adjacent regions merged: one contiguous stretch of physical RAM. */
 interface Span {
   readonly base: number;
@@ -44,6 +52,9 @@ export class PhysicalMemory {
   private allocated = 0;
   /** The span the last lookup hit: most accesses fall in the same one. */
   private lastSpan: Span;
+  private watcher: RamWriteWatcher | null = null;
+  /** Per chunk: 1 where the watcher must hear of writes. */
+  private readonly watched: Uint8Array;
 
   constructor(regions: readonly MemoryRegion[], options: PhysicalMemoryOptions = {}) {
     if (!Array.isArray(regions)) throw new TypeError(`regions must be an array of { base, size }, got ${describe(regions)}`);
@@ -88,6 +99,7 @@ export class PhysicalMemory {
     this.spans = Object.freeze(spans.map((s) => Object.freeze(s)));
     this.lastSpan = this.spans[0]!;
     this.chunks = new Array<Uint8Array | null>(Math.ceil(total / chunkSize)).fill(null);
+    this.watched = new Uint8Array(this.chunks.length);
   }
 
   /** Bytes of backing store allocated so far (whole chunks). */
@@ -193,6 +205,7 @@ export class PhysicalMemory {
     let inChunk = r - ci * size;
     while (len > 0) {
       const n = Math.min(len, size - inChunk);
+      if (this.watched[ci] === 1) this.watcher!(ci, inChunk, inChunk + n);
       const chunk = this.chunks[ci] ?? this.allocate(ci);
       chunk.set(sOff === 0 && n === src.length ? src : src.subarray(sOff, sOff + n), inChunk);
       sOff += n;
@@ -224,11 +237,13 @@ export class PhysicalMemory {
       const to = backwards ? d - n : d;
       const sci = Math.floor(from / size);
       const sOff = from - sci * size;
+      const dci = Math.floor(to / size);
+      // The watcher may re-home the destination chunk: hear it before fetching either chunk.
+      if (this.watched[dci] === 1) this.watcher!(dci, to - dci * size, to - dci * size + n);
       const source = this.chunks[sci];
       if (source === null || source === undefined) {
         this.fillAt(to, n, 0);
       } else {
-        const dci = Math.floor(to / size);
         const target = this.chunks[dci] ?? this.allocate(dci);
         if (target === source) target.copyWithin(to - dci * size, sOff, sOff + n);
         else target.set(source.subarray(sOff, sOff + n), to - dci * size);
@@ -244,6 +259,7 @@ export class PhysicalMemory {
     let inChunk = r - ci * size;
     while (len > 0) {
       const n = Math.min(len, size - inChunk);
+      if (this.watched[ci] === 1) this.watcher!(ci, inChunk, inChunk + n);
       const chunk = this.chunks[ci] ?? (value === 0 ? null : this.allocate(ci));
       if (chunk !== null) chunk.fill(value, inChunk, inChunk + n);
       len -= n;
@@ -266,6 +282,19 @@ export class PhysicalMemory {
     else pair.set(old);
     this.chunks[ci] = pair.subarray(0, size);
     return pair;
+  }
+
+  /** Installs the machine's one write watcher (its cache); chunks are watched once `watchChunk` names them. */
+  setWriteWatcher(watcher: RamWriteWatcher): void {
+    if (typeof watcher !== 'function') throw new TypeError(`watcher must be a function, got ${describe(watcher)}`);
+    if (this.watcher !== null) throw new Error('this memory already has a write watcher (one cache per machine)');
+    this.watcher = watcher;
+  }
+
+  /** Reports later writes to chunk `ci` to the watcher before they happen. */
+  watchChunk(ci: number): void {
+    if (this.watcher === null) throw new Error('watchChunk needs a write watcher (setWriteWatcher)');
+    this.watched[ci] = 1;
   }
 
   private allocate(ci: number): Uint8Array {

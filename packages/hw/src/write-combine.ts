@@ -25,6 +25,12 @@ export class WriteCombineBuffer {
   private readonly mask: Uint8Array;
   /** Pending bytes per entry. */
   private readonly validBytes: Int32Array;
+  /**
+   * Per partly valid entry: the extent [lo, hi) of its pending bytes as offsets into `data`; when
+   * `validBytes === hi - lo` they form one run, which then moves without scanning the mask.
+   */
+  private readonly lo: Int32Array;
+  private readonly hi: Int32Array;
   /** Ring position of the oldest entry, and the number of pending entries. */
   private head = 0;
   private count = 0;
@@ -44,6 +50,8 @@ export class WriteCombineBuffer {
     this.data = new Uint8Array(entries * entrySize);
     this.mask = new Uint8Array(entries * entrySize);
     this.validBytes = new Int32Array(entries);
+    this.lo = new Int32Array(entries);
+    this.hi = new Int32Array(entries);
   }
 
   /** Entries waiting to drain. */
@@ -51,9 +59,35 @@ export class WriteCombineBuffer {
     return this.count;
   }
 
-  /** Drains every pending entry, oldest first: what a write barrier does. */
+  /**
+   * Drains every pending entry, oldest first: what a write barrier does. Full entries that sit
+   * side by side in the buffer and hold consecutive blocks go to memory with one copy.
+   */
   drain(): void {
-    while (this.count > 0) this.drainOldest();
+    const E = this.entrySize;
+    const N = this.entries;
+    const validBytes = this.validBytes;
+    const block = this.block;
+    while (this.count > 0) {
+      const h = this.head;
+      if (validBytes[h] !== E) {
+        this.drainOldest();
+        continue;
+      }
+      let k = 1;
+      const max = Math.min(this.count, N - h);
+      while (k < max && validBytes[h + k] === E && block[h + k] === block[h]! + k * E) k++;
+      if (k === 1) {
+        this.drainOldest();
+        continue;
+      }
+      this.ram.writeAt(block[h]!, this.data, h * E, k * E);
+      this.mask.fill(0, h * E, (h + k) * E);
+      validBytes.fill(0, h, h + k);
+      this.count -= k;
+      this.head = this.count === 0 ? 0 : (h + k) % N;
+      this.counters.wcDrains += k;
+    }
   }
 
   /**
@@ -82,6 +116,11 @@ export class WriteCombineBuffer {
         pos = direct;
         continue;
       }
+      if (this.count === 0 && pos === blockStart && end - pos >= E) {
+        // Whole blocks into an empty buffer: they take entries 0, 1, … with one copy.
+        pos = this.fillEmpty(pos, Math.min(Math.floor((end - pos) / E), N), src, sOff + (pos - r), value);
+        continue;
+      }
       const stop = Math.min(blockStart + E, end);
       let slot = this.find(blockStart);
       if (slot < 0) {
@@ -100,12 +139,22 @@ export class WriteCombineBuffer {
         const s = sOff + (pos - r);
         this.data.set(src.subarray(s, s + (stop - pos)), x);
       }
-      if (this.validBytes[slot] === 0) {
+      const had = this.validBytes[slot]!;
+      if (had === 0) {
         this.mask.fill(1, x, y);
         this.validBytes[slot] = y - x;
-      } else if (this.validBytes[slot] !== E) {
+        this.lo[slot] = x;
+        this.hi[slot] = y;
+      } else if (had !== E) {
         this.mask.fill(1, x, y);
-        this.validBytes[slot] = countOnes(this.mask, slot * E, slot * E + E);
+        const lo = this.lo[slot]!;
+        const hi = this.hi[slot]!;
+        const newLo = Math.min(lo, x);
+        const newHi = Math.max(hi, y);
+        this.lo[slot] = newLo;
+        this.hi[slot] = newHi;
+        // One run touching or overlapping another stays one run; otherwise count.
+        this.validBytes[slot] = had === hi - lo && x <= hi && y >= lo ? newHi - newLo : countOnes(this.mask, newLo, newHi);
       }
       pos = stop;
     }
@@ -126,8 +175,15 @@ export class WriteCombineBuffer {
       const lo = Math.max(b, r);
       const hi = Math.min(b + E, end);
       const base = slot * E - b;
-      if (this.validBytes[slot] === E) {
+      const v = this.validBytes[slot]!;
+      if (v === E) {
         target.set(this.data.subarray(base + lo, base + hi), tOff + (lo - r));
+        continue;
+      }
+      if (v === this.hi[slot]! - this.lo[slot]!) {
+        const x = Math.max(this.lo[slot]!, base + lo);
+        const y = Math.min(this.hi[slot]!, base + hi);
+        if (y > x) target.set(this.data.subarray(x, y), tOff + (x - base - r));
         continue;
       }
       forRuns(this.mask, base + lo, base + hi, (x, y) => {
@@ -156,6 +212,23 @@ export class WriteCombineBuffer {
     }
   }
 
+  /**
+   * With no entry pending: `k` whole blocks from RAM offset `pos` take entries 0..k-1 (the ring
+   * restarts at 0), copied from `src[s, …)` (or filled with `value`); returns the end offset.
+   */
+  private fillEmpty(pos: number, k: number, src: Uint8Array | null, s: number, value: number): number {
+    const E = this.entrySize;
+    const n = k * E;
+    if (src === null) this.data.fill(value, 0, n);
+    else this.data.set(s === 0 && n === src.length ? src : src.subarray(s, s + n), 0);
+    this.mask.fill(1, 0, n);
+    this.validBytes.fill(E, 0, k);
+    for (let i = 0; i < k; i++) this.block[i] = pos + i * E;
+    this.head = 0;
+    this.count = k;
+    return pos + n;
+  }
+
   private find(blockStart: number): number {
     const N = this.entries;
     for (let k = 0; k < this.count; k++) {
@@ -170,11 +243,17 @@ export class WriteCombineBuffer {
     const E = this.entrySize;
     const b = this.block[slot]!;
     const base = slot * E;
-    if (this.validBytes[slot] === E) this.ram.writeAt(b, this.data, base, E);
+    const v = this.validBytes[slot]!;
+    if (v === E) this.ram.writeAt(b, this.data, base, E);
     else {
-      forRuns(this.mask, base, base + E, (x, y) => {
-        this.ram.writeAt(b + (x - base), this.data, x, y - x);
-      });
+      const lo = this.lo[slot]!;
+      const hi = this.hi[slot]!;
+      if (v === hi - lo) this.ram.writeAt(b + (lo - base), this.data, lo, v);
+      else {
+        forRuns(this.mask, lo, hi, (x, y) => {
+          this.ram.writeAt(b + (x - base), this.data, x, y - x);
+        });
+      }
     }
     this.mask.fill(0, base, base + E);
     this.validBytes[slot] = 0;
