@@ -72,6 +72,22 @@ describe('ActiveCachelines', () => {
     expect(lines.size).toBe(0);
   });
 
+  it('after an early release, a late unmap counts against the line mapped again, as the kernel\'s lookup by line does', () => {
+    const all = Array.from({ length: 10 }, () => entry(0x1000));
+    for (const e of all) lines.insert(e);
+    for (let i = 0; i < 8; i++) lines.remove(all[i] as DmaDebugEntry);
+    expect(lines.size).toBe(0);
+    expect(lines.insert(entry(0x1000))).toBe('inserted');
+    expect(lines.size).toBe(1);
+    // One of the two mappings the saturated counter lost track of.
+    lines.remove(all[8] as DmaDebugEntry);
+    expect(lines.size).toBe(0);
+    expect(lines.insert(entry(0x1000))).toBe('inserted');
+    // Removing the same entry twice changes nothing.
+    lines.remove(all[8] as DmaDebugEntry);
+    expect(lines.size).toBe(1);
+  });
+
   it('keeps working across the sweep of idle lines', () => {
     const keep = entry(0x100000);
     lines.insert(keep);

@@ -11,7 +11,13 @@ export const ACTIVE_CACHELINE_MAX_OVERLAP = 7;
 /** Attributes with which both mappings of a shared line say the overlap is intended (2026). */
 const CACHE_CLEAN_ATTRS = DMA_ATTR_DEBUGGING_IGNORE_CACHELINES | DMA_ATTR_REQUIRE_COHERENT;
 
-interface ActiveCacheline {
+/**
+ * One line's slot (the kernel's radix-tree slot and its tag bits). An entry keeps a reference to
+ * the slot it was counted under, so an unmap needs no lookup.
+ */
+export interface ActiveCacheline {
+  /** The cache line number (the key). */
+  readonly cln: number;
   /**
    * The attributes of the entry the radix tree slot points at (the first mapping of the line),
    * copied: entries are recycled once unmapped, so the slot keeps no reference to one.
@@ -70,19 +76,22 @@ export class ActiveCachelines {
 
   private insertLine(entry: DmaDebugEntry, paddr: number): CachelineInsertResult {
     const cln = this.cachelineOf(paddr);
-    entry.cacheline = cln;
     const line = this.lines.get(cln);
-    if (line === undefined) {
-      this.lines.set(cln, { firstAttrs: entry.attrs, overlap: 0 });
-      return 'inserted';
-    }
-    if (line.overlap < 0) {
-      line.firstAttrs = entry.attrs;
-      line.overlap = 0;
-      this.idle--;
-      return 'inserted';
-    }
-    return this.insertOverlap(entry, line, cln);
+    if (line === undefined) return this.insertNew(entry, cln);
+    entry.cacheline = line;
+    if (line.overlap >= 0) return this.insertOverlap(entry, line, cln);
+    line.firstAttrs = entry.attrs;
+    line.overlap = 0;
+    this.idle--;
+    return 'inserted';
+  }
+
+  /** The first mapping of a line that has no slot (never mapped, or swept since). */
+  private insertNew(entry: DmaDebugEntry, cln: number): CachelineInsertResult {
+    const line: ActiveCacheline = { cln, firstAttrs: entry.attrs, overlap: 0 };
+    this.lines.set(cln, line);
+    entry.cacheline = line;
+    return 'inserted';
   }
 
   /** The second and later live mappings of a line. */
@@ -109,13 +118,23 @@ export class ActiveCachelines {
    * kernel, a line whose counter saturated is released early (after 8 unmaps).
    */
   remove(entry: DmaDebugEntry): void {
-    if (entry.cacheline !== null) this.removeLine(entry, entry.cacheline);
+    const line = entry.cacheline;
+    if (line === null) return;
+    entry.cacheline = null;
+    if (line.overlap >= 0) this.removeLine(line);
+    else this.removeReleased(line);
   }
 
-  private removeLine(entry: DmaDebugEntry, cln: number): void {
-    entry.cacheline = null;
-    const line = this.lines.get(cln);
-    if (line === undefined || line.overlap < 0) return;
+  /**
+   * The unmap of a mapping whose line was released early (a saturated counter): the line's
+   * current slot, if it was swept and mapped again since, is the one the kernel's lookup finds.
+   */
+  private removeReleased(stale: ActiveCacheline): void {
+    const line = this.lines.get(stale.cln);
+    if (line !== undefined && line.overlap >= 0) this.removeLine(line);
+  }
+
+  private removeLine(line: ActiveCacheline): void {
     line.overlap--;
     if (line.overlap < 0) {
       this.idle++;

@@ -1,5 +1,6 @@
 import { DMA_BIDIRECTIONAL, type DmaDataDirection } from '@kdma/dma-attrs';
 import type { Device } from '../device.js';
+import type { ActiveCacheline } from './cacheline-tracking.js';
 import { DmaOwnership } from './ownership-sanitizer.js';
 
 /**
@@ -43,12 +44,17 @@ export interface DmaDebugEntry extends DmaDebugRef {
   mapErrType: MapErrType;
   readonly attrs: number;
   /**
-   * The cache line number the active-cacheline tracking counted this entry under, or null when
-   * it was not inserted (`DMA_TO_DEVICE`, or no known physical address).
+   * The line slot the active-cacheline tracking counted this entry under, or null when it was
+   * not inserted (`DMA_TO_DEVICE`, or no known physical address).
    */
-  cacheline: number | null;
+  cacheline: ActiveCacheline | null;
   /** The ownership record the sanitizer watches (streaming mappings only), shared by an sg list's entries. */
   ownership: DmaOwnership | null;
+  /** Links of the hash bucket's list (`list_head`); null while the entry is not in the hash. */
+  hashPrev: DmaDebugEntry | null;
+  hashNext: DmaDebugEntry | null;
+  /** The bucket the entry was added to (`hash_fn` of its address then), so removal need not hash. */
+  hashIndex: number;
 }
 
 /**
@@ -58,8 +64,23 @@ export interface DmaDebugEntry extends DmaDebugRef {
  * (and untracked) in the entries of coherent, resource and sg recordings.
  */
 export class DmaDebugRecord extends DmaOwnership implements DmaDebugEntry {
-  /** The cache line number (see `DmaDebugEntry.cacheline`). */
-  cacheline: number | null = null;
+  /** The line slot (see `DmaDebugEntry.cacheline`). */
+  cacheline: ActiveCacheline | null = null;
+  hashPrev: DmaDebugEntry | null = null;
+  hashNext: DmaDebugEntry | null = null;
+  hashIndex = 0;
+  // Numeric fields start as numbers (see `DmaOwnership`): V8 keeps them unboxed.
+  sgCallEnts = 0;
+  /**
+   * `paddr`, with −1 for none: a field that only ever holds numbers keeps them unboxed, while a
+   * field that has held null boxes every address above 2^31 it stores (an allocation per map).
+   */
+  private phys = -1;
+  cpuAddr: number | null = null;
+  sgMappedEnts = 0;
+  mapErrType: MapErrType = MAP_ERR_CHECK_NOT_APPLICABLE;
+  attrs = 0;
+  ownership: DmaOwnership | null = null;
 
   constructor(
     dev: Device,
@@ -67,16 +88,32 @@ export class DmaDebugRecord extends DmaOwnership implements DmaDebugEntry {
     devAddr: number,
     size: number,
     direction: DmaDataDirection,
-    public sgCallEnts: number,
-    public paddr: number | null,
-    public cpuAddr: number | null,
-    public sgMappedEnts: number,
-    public mapErrType: MapErrType,
-    public attrs: number,
-    public ownership: DmaOwnership | null,
+    sgCallEnts: number,
+    paddr: number | null,
+    cpuAddr: number | null,
+    sgMappedEnts: number,
+    mapErrType: MapErrType,
+    attrs: number,
+    ownership: DmaOwnership | null,
   ) {
     // Two slots: a record that is its own ownership has one piece (`setSingle`).
     super(dev, type, devAddr, size, direction, [paddr ?? 0, size], 'device');
+    this.sgCallEnts = sgCallEnts;
+    this.phys = paddr ?? -1;
+    this.cpuAddr = cpuAddr;
+    this.sgMappedEnts = sgMappedEnts;
+    this.mapErrType = mapErrType;
+    this.attrs = attrs;
+    this.ownership = ownership;
+  }
+
+  /** The physical address behind the mapping, when known (see `DmaDebugRef.paddr`). */
+  get paddr(): number | null {
+    return this.phys < 0 ? null : this.phys;
+  }
+
+  set paddr(paddr: number | null) {
+    this.phys = paddr ?? -1;
   }
 
   /**
@@ -91,7 +128,7 @@ export class DmaDebugRecord extends DmaOwnership implements DmaDebugEntry {
     this.type = 'single';
     this.direction = direction;
     this.sgCallEnts = 0;
-    this.paddr = paddr;
+    this.phys = paddr;
     this.cpuAddr = null;
     this.sgMappedEnts = 0;
     this.mapErrType = MAP_ERR_NOT_CHECKED;

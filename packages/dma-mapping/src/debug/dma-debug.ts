@@ -8,8 +8,11 @@ import {
 import { PAGE_OFFSET, type Mm } from '@kdma/mm';
 import type { Scatterlist } from '@kdma/scatterlist';
 import type { Device } from '../device.js';
-import { DMA_MAPPING_ERROR, getDmaOps } from '../dma-map-ops.js';
+import { DMA_MAPPING_ERROR, type DmaMapOps } from '../dma-map-ops.js';
+import { dmaToPhys } from '../dma-direct.js';
 import type { Machine } from '../machine.js';
+import type { SwiotlbBackend } from '../swiotlb-backend.js';
+import { swiotlbDmaOps } from '../swiotlb-dma-ops.js';
 import { ActiveCachelines } from './cacheline-tracking.js';
 import {
   DmaDebugEntryPool,
@@ -30,6 +33,19 @@ import { DmaOwnership, OwnershipSanitizer, type DmaOwner } from './ownership-san
 import { addrMod } from '@kdma/hw';
 
 const SG: DmaDebugType = 'scather-gather';
+
+/**
+ * Where the device really accesses a bounced streaming mapping: dma-direct (and the swiotlb ops)
+ * hand out the slot's bus address, so a one-piece mapping whose address does not translate back
+ * to its buffer but into the swiotlb pool bounces through the slot there. An IOMMU's address is
+ * an IOVA, not a bus address, and is left alone.
+ */
+function bounceSlotOf(record: DmaOwnership, swiotlb: SwiotlbBackend): number {
+  const { dev, ranges } = record;
+  if (ranges.length !== 2 || (dev.dmaOps !== null && dev.dmaOps !== swiotlbDmaOps)) return -1;
+  const phys = dmaToPhys(dev, record.devAddr);
+  return phys !== ranges[0] && swiotlb.isBuffer(dev, phys) ? phys : -1;
+}
 
 /** The lookup reference, refilled for every call (the kernel's on-stack `struct dma_debug_entry ref`). */
 type ScratchRef = { -readonly [K in keyof DmaDebugRef]: DmaDebugRef[K] };
@@ -57,6 +73,8 @@ type ScratchRef = { -readonly [K in keyof DmaDebugRef]: DmaDebugRef[K] };
 export class DmaApiDebug implements DmaDebug {
   private readonly mm: Mm;
   private readonly pageSize: number;
+  /** `machine.directOps`: what a device without ops of its own uses (`get_dma_ops`). */
+  private readonly directOps: DmaMapOps;
   private readonly hash = new DmaDebugHash();
   private readonly entries = new DmaDebugEntryPool();
   /** Ownership records whose mapping is gone, for reuse (the entries' free list has its own). */
@@ -78,6 +96,7 @@ export class DmaApiDebug implements DmaDebug {
   constructor(private readonly machine: Machine) {
     this.mm = machine.mm;
     this.pageSize = machine.pageSize;
+    this.directOps = machine.directOps;
     const { text, rodata } = this.mm.kernelImage;
     this.textStart = text.start - PAGE_OFFSET;
     this.textEnd = text.end - PAGE_OFFSET;
@@ -85,7 +104,12 @@ export class DmaApiDebug implements DmaDebug {
     this.rodataEnd = rodata.end - PAGE_OFFSET;
     this.scratch = { dev: null as unknown as Device, devAddr: 0, size: 0, type: 'single', direction: DMA_BIDIRECTIONAL, sgCallEnts: 0, paddr: null, cpuAddr: null };
     this.cachelines = new ActiveCachelines(machine.hw.cacheLineSize, (message) => machine.hw.dmesg.printk('warn', `DMA-API: ${message}`));
-    this.sanitizer = new OwnershipSanitizer(this.pageSize, (dev, kind, message) => this.err(dev, kind, message));
+    this.sanitizer = new OwnershipSanitizer(
+      this.pageSize,
+      (dev, kind, message) => this.err(dev, kind, message),
+      // Read when needed: the machine sets up swiotlb after dma-debug.
+      (record) => (machine.swiotlb === null ? -1 : bounceSlotOf(record, machine.swiotlb)),
+    );
     // Subscribed once, for the machine's life: the listener returns at once while nothing is mapped.
     machine.hw.observe(this.sanitizer.onAccess);
   }
@@ -166,7 +190,7 @@ export class DmaApiDebug implements DmaDebug {
 
   /** `releaseEntry` of a single or page mapping, which is its own ownership record. */
   private releaseSingle(entry: DmaDebugRecord): void {
-    this.cachelines.remove(entry);
+    if (entry.cacheline !== null) this.cachelines.remove(entry);
     this.sanitizer.untrack(entry);
     this.entries.release(entry);
   }
@@ -204,9 +228,10 @@ export class DmaApiDebug implements DmaDebug {
     return addr === DMA_MAPPING_ERROR || this.opsMappingError(dev, addr);
   }
 
-  /** An old ops' own `mapping_error` test (none in today's kernels). */
+  /** An old ops' own `mapping_error` test (none in today's kernels, nor in dma-direct's table). */
   private opsMappingError(dev: Device, addr: number): boolean {
-    return getDmaOps(dev).mappingError?.(dev, addr) === true;
+    const ops = dev.dmaOps ?? this.directOps;
+    return ops.mappingError !== undefined && ops.mappingError(dev, addr) === true;
   }
 
   private ref(
@@ -323,30 +348,56 @@ export class DmaApiDebug implements DmaDebug {
    * fit, since the same buffer may be mapped twice without an IOMMU).
    */
   mappingError(dev: Device, dmaAddr: number): void {
-    const bucket = this.hash.bucketOf(dmaAddr);
-    for (let i = 0; i < bucket.length; i++) {
-      const entry = bucket[i] as DmaDebugEntry;
+    // The common case without a walk: the bucket's first entry is the mapping just made.
+    const first = this.hash.first(dmaAddr);
+    if (first !== null && first.devAddr === dmaAddr && first.dev === dev && first.mapErrType === MAP_ERR_NOT_CHECKED) {
+      first.mapErrType = MAP_ERR_CHECKED;
+      return;
+    }
+    this.markChecked(first, dev, dmaAddr);
+  }
+
+  /** The rest of `mappingError`: the first unchecked entry of the bucket with this device and address. */
+  private markChecked(first: DmaDebugEntry | null, dev: Device, dmaAddr: number): void {
+    for (let entry = first; entry !== null; entry = entry.hashNext) {
       if (entry.devAddr !== dmaAddr || entry.dev !== dev) continue;
       if (entry.mapErrType === MAP_ERR_NOT_CHECKED) {
         entry.mapErrType = MAP_ERR_CHECKED;
-        break;
+        return;
       }
     }
   }
 
   /** `debug_dma_unmap_page`. */
   unmapPage(dev: Device, dmaAddr: number, size: number, dir: DmaDataDirection): void {
-    // The common case first, without building a reference: the best-fit lookup's first perfect
-    // match (same device, address, size, type and direction) is the entry, and a checked single
-    // mapping that matches has nothing to report.
-    const bucket = this.hash.bucketOf(dmaAddr);
-    for (let i = 0; i < bucket.length; i++) {
-      const entry = bucket[i] as DmaDebugEntry;
+    // The common case without a walk or a reference: the bucket's first entry is this checked
+    // single mapping, so it is the best-fit lookup's first perfect match, with nothing to report.
+    const first = this.hash.first(dmaAddr);
+    if (
+      first !== null &&
+      first.devAddr === dmaAddr &&
+      first.dev === dev &&
+      first.size === size &&
+      first.direction === dir &&
+      first.type === 'single' &&
+      first.sgCallEnts === 0 &&
+      first.mapErrType !== MAP_ERR_NOT_CHECKED
+    ) {
+      this.hash.remove(first);
+      // A single mapping's entry is its own ownership record (`setSingle`).
+      this.releaseSingle(first as DmaDebugRecord);
+      return;
+    }
+    this.unmapPageWalk(first, dev, dmaAddr, size, dir);
+  }
+
+  /** The rest of `unmapPage`: the same test down the bucket, else the full check. */
+  private unmapPageWalk(first: DmaDebugEntry | null, dev: Device, dmaAddr: number, size: number, dir: DmaDataDirection): void {
+    for (let entry = first; entry !== null; entry = entry.hashNext) {
       if (entry.devAddr !== dmaAddr || entry.dev !== dev) continue;
       if (entry.size !== size || entry.type !== 'single' || entry.direction !== dir || entry.sgCallEnts !== 0) continue;
       if (entry.mapErrType === MAP_ERR_NOT_CHECKED) break;
-      this.hash.removeAt(bucket, i);
-      // A single mapping's entry is its own ownership record (`setSingle`).
+      this.hash.remove(entry);
       this.releaseSingle(entry as DmaDebugRecord);
       return;
     }

@@ -142,6 +142,25 @@ describe('DmaDebugHash', () => {
     );
   });
 
+  it('removes from the middle of a bucket, keeping the order of the rest; removing twice is a no-op', () => {
+    const hash = new DmaDebugHash();
+    const [a, b, c] = [0x2000, 0x2040, 0x2080].map((addr) => entry(ref(addr, 64)));
+    for (const e of [a, b, c]) hash.add(e as DmaDebugEntry);
+    hash.remove(b as DmaDebugEntry);
+    hash.remove(b as DmaDebugEntry);
+    expect(hash.size).toBe(2);
+    const seen: DmaDebugEntry[] = [];
+    hash.forEach((e) => seen.push(e));
+    expect(seen).toEqual([a, c]);
+    expect(hash.findExact(ref(0x2040, 64))).toBeNull();
+    hash.remove(c as DmaDebugEntry);
+    hash.add(b as DmaDebugEntry);
+    seen.length = 0;
+    hash.forEach((e) => seen.push(e));
+    expect(seen).toEqual([a, b]);
+    expect(hash.findExact(ref(0x2040, 64))).toBe(b);
+  });
+
   it('visits entries in bucket order', () => {
     const hash = new DmaDebugHash();
     const later = entry(ref(5 * 8192, 64));

@@ -39,8 +39,6 @@ function matchLevel(ref: DmaDebugRef, entry: DmaDebugEntry): number {
   return level;
 }
 
-const NO_ENTRIES: readonly DmaDebugEntry[] = Object.freeze([]);
-
 /**
  * `__hash_bucket_find`: best fit, not first fit, because without an IOMMU the same buffer mapped
  * twice gives two entries with one device address. Each match scores one point for equal size,
@@ -48,14 +46,12 @@ const NO_ENTRIES: readonly DmaDebugEntry[] = Object.freeze([]);
  * if it was the sole match (several imperfect matches are ambiguous: null). `match` null is
  * `exact_match` (same device, same start address), written in because every unmap runs it.
  */
-function bucketFind(bucket: readonly DmaDebugEntry[] | undefined, ref: DmaDebugRef, match: MatchFn | null): DmaDebugEntry | null {
-  if (bucket === undefined) return null;
+function bucketFind(first: DmaDebugEntry | null, ref: DmaDebugRef, match: MatchFn | null): DmaDebugEntry | null {
   const { devAddr, dev } = ref;
   let best: DmaDebugEntry | null = null;
   let matches = 0;
   let lastLevel = -1;
-  for (let i = 0; i < bucket.length; i++) {
-    const entry = bucket[i] as DmaDebugEntry;
+  for (let entry = first; entry !== null; entry = entry.hashNext) {
     if (match === null ? entry.devAddr !== devAddr || entry.dev !== dev : !match(ref, entry)) continue;
     matches += 1;
     const level = matchLevel(ref, entry);
@@ -69,12 +65,14 @@ function bucketFind(bucket: readonly DmaDebugEntry[] | undefined, ref: DmaDebugR
 }
 
 /**
- * `dma_entry_hash`: every live mapping and allocation, bucketed by device address. Buckets are
- * arrays created on first use; an entry is appended (`list_add_tail`) so that walks see mappings
- * in the order they were made.
+ * `dma_entry_hash`: every live mapping and allocation, bucketed by device address. A bucket is an
+ * intrusive list through the entries' `hashPrev`/`hashNext` (the kernel's `list_head`), so adding
+ * and removing touch a few fields and allocate nothing; an entry is appended (`list_add_tail`)
+ * so that walks see mappings in the order they were made.
  */
 export class DmaDebugHash {
-  private readonly buckets: (DmaDebugEntry[] | undefined)[] = new Array<DmaDebugEntry[] | undefined>(HASH_SIZE);
+  private readonly heads: (DmaDebugEntry | null)[] = new Array<DmaDebugEntry | null>(HASH_SIZE).fill(null);
+  private readonly tails: (DmaDebugEntry | null)[] = new Array<DmaDebugEntry | null>(HASH_SIZE).fill(null);
   private count = 0;
 
   /** Live entries. */
@@ -82,43 +80,46 @@ export class DmaDebugHash {
     return this.count;
   }
 
-  /** `hash_bucket_add`. */
+  /** `hash_bucket_add`. The entry must not be in the hash already. */
   add(entry: DmaDebugEntry): void {
     const index = hashFn(entry.devAddr);
-    const bucket = this.buckets[index];
-    if (bucket === undefined) this.buckets[index] = [entry];
-    else bucket.push(entry);
+    const tail = this.tails[index] as DmaDebugEntry | null;
+    entry.hashIndex = index;
+    entry.hashPrev = tail;
+    entry.hashNext = null;
+    if (tail === null) this.heads[index] = entry;
+    else tail.hashNext = entry;
+    this.tails[index] = entry;
     this.count++;
   }
 
-  /** `hash_bucket_del`. */
-  remove(entry: DmaDebugEntry): void {
-    const bucket = this.buckets[hashFn(entry.devAddr)];
-    if (bucket !== undefined) this.removeAt(bucket, bucket.indexOf(entry));
-  }
-
   /**
-   * `hash_bucket_del` of the entry at `index` of `bucket` (from `bucketOf`), for a caller that
-   * has just walked the bucket. The later entries move down one slot (no `splice`, which
-   * allocates the array it returns), so the bucket keeps the order the mappings were made in.
+   * `hash_bucket_del`. The rest of the bucket keeps the order the mappings were made in. An entry
+   * not in the hash is left alone.
    */
-  removeAt(bucket: readonly DmaDebugEntry[], index: number): void {
-    const entries = bucket as DmaDebugEntry[];
-    const last = entries.length - 1;
-    if (index < 0 || index > last) return;
-    for (let j = index; j < last; j++) entries[j] = entries[j + 1] as DmaDebugEntry;
-    entries.pop();
+  remove(entry: DmaDebugEntry): void {
+    const { hashPrev: prev, hashNext: next, hashIndex: index } = entry;
+    if (prev === null) {
+      if (this.heads[index] !== entry) return;
+      this.heads[index] = next;
+    } else {
+      prev.hashNext = next;
+    }
+    if (next === null) this.tails[index] = prev;
+    else next.hashPrev = prev;
+    entry.hashPrev = null;
+    entry.hashNext = null;
     this.count--;
   }
 
-  /** The entries in `devAddr`'s bucket, in the order they were added (for walks that are not a best-fit lookup). */
-  bucketOf(devAddr: number): readonly DmaDebugEntry[] {
-    return this.buckets[hashFn(devAddr)] ?? NO_ENTRIES;
+  /** The first entry of `devAddr`'s bucket (follow `hashNext`), for walks that are not a best-fit lookup. */
+  first(devAddr: number): DmaDebugEntry | null {
+    return this.heads[hashFn(devAddr)] as DmaDebugEntry | null;
   }
 
   /** `bucket_find_exact`: the unmap and free lookup. */
   findExact(ref: DmaDebugRef): DmaDebugEntry | null {
-    return bucketFind(this.buckets[hashFn(ref.devAddr)], ref, null);
+    return bucketFind(this.first(ref.devAddr), ref, null);
   }
 
   /**
@@ -146,7 +147,7 @@ export class DmaDebugHash {
     const limit = Math.min(HASH_SIZE, Math.floor(ref.devAddr / BUCKET_SPAN) + 1);
     let addr = ref.devAddr;
     for (let i = 0; i < limit; i++) {
-      const entry = bucketFind(this.buckets[hashFn(addr)], ref, match);
+      const entry = bucketFind(this.first(addr), ref, match);
       if (entry !== null) return entry;
       addr -= BUCKET_SPAN;
     }
@@ -155,9 +156,8 @@ export class DmaDebugHash {
 
   /** Visits every entry in bucket order, as the kernel's walks over `dma_entry_hash` do. */
   forEach(visit: (entry: DmaDebugEntry) => void): void {
-    for (const bucket of this.buckets) {
-      if (bucket === undefined) continue;
-      for (const entry of bucket) visit(entry);
+    for (const head of this.heads) {
+      for (let entry = head; entry !== null; entry = entry.hashNext) visit(entry);
     }
   }
 }

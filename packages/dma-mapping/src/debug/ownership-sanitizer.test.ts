@@ -264,3 +264,66 @@ describe('device-access-cpu-owned', () => {
     expect(kinds()).toEqual(['leak']);
   });
 });
+
+describe('bounced mappings (swiotlb)', () => {
+  beforeEach(() => {
+    // An x86-like machine that bounces every streaming mapping.
+    machine = createTestMachine({ dmaDebug: true, swiotlb: { size: 1024 * 1024, force: true } });
+    debug = machine.dmaDebug as DmaDebug;
+    dev = machine.createDevice({ name: 'nvme0' });
+  });
+
+  it('reports a device write to the bounce slot while the CPU owns the buffer', () => {
+    const kva = kmalloc(2048);
+    const addr = map(kva, 2048, DMA_FROM_DEVICE);
+    // The device is handed the slot, not the buffer.
+    expect(addr).not.toBe(machine.mm.virtToPhys(kva));
+    expect(machine.swiotlb?.isBuffer(dev, addr)).toBe(true);
+    dev.hw.dmaWrite(addr, new Uint8Array(64));
+    dmaSyncSingleForCpu(dev, addr, 2048, DMA_FROM_DEVICE);
+    // The bounce copy into the buffer is the DMA core's own, and the CPU may read its buffer now.
+    machine.cpu.read(kva, 64);
+    expect(kinds()).toEqual([]);
+    dev.hw.dmaWrite(addr + 512, new Uint8Array(32));
+    expect(debug.errors()).toEqual([
+      {
+        device: 'nvme0',
+        kind: 'device-access-cpu-owned',
+        message:
+          `device touching an active dma mapped buffer owned by the cpu [access=write] [paddr=${a16(addr + 512)}] [len=32] ` +
+          `[device address=${a16(addr)}] [size=2048 bytes] [mapped as single] [mapped with DMA_FROM_DEVICE]`,
+      },
+    ]);
+    // Handed back, the slot is the device's again; once unmapped, it is nobody's mapping.
+    dmaSyncSingleForDevice(dev, addr, 2048, DMA_FROM_DEVICE);
+    dev.hw.dmaWrite(addr, new Uint8Array(64));
+    dmaUnmapSingle(dev, addr, 2048, DMA_FROM_DEVICE);
+    dev.hw.dmaWrite(addr, new Uint8Array(64));
+    expect(kinds()).toEqual(['device-access-cpu-owned']);
+  });
+
+  it('still reports a CPU write to the original buffer while the device owns it, and not the bounce copies', () => {
+    const kva = kmalloc(1024);
+    const addr = map(kva, 1024, DMA_TO_DEVICE);
+    dev.hw.dmaRead(addr, 1024);
+    expect(kinds()).toEqual([]);
+    machine.cpu.write(kva + 8, new Uint8Array(4));
+    expect(kinds()).toEqual(['cpu-access-device-owned']);
+    dmaUnmapSingle(dev, addr, 1024, DMA_TO_DEVICE);
+    expect(kinds()).toEqual(['cpu-access-device-owned']);
+  });
+
+  it('forgets the slot with the mapping: a later mapping of other memory in the same slot is watched afresh', () => {
+    const first = kmalloc(512);
+    const a1 = map(first, 512, DMA_FROM_DEVICE);
+    dev.hw.dmaWrite(a1, new Uint8Array(8));
+    dmaUnmapSingle(dev, a1, 512, DMA_FROM_DEVICE);
+    const second = kmalloc(512);
+    const a2 = map(second, 512, DMA_TO_DEVICE);
+    dev.hw.dmaRead(a2, 8);
+    dmaSyncSingleForCpu(dev, a2, 512, DMA_TO_DEVICE);
+    dev.hw.dmaRead(a2, 8);
+    expect(kinds()).toEqual(['device-access-cpu-owned']);
+    dmaUnmapSingle(dev, a2, 512, DMA_TO_DEVICE);
+  });
+});

@@ -1,4 +1,4 @@
-import { DMA_FROM_DEVICE, DMA_TO_DEVICE, dmaDirectionName, type DmaDataDirection } from '@kdma/dma-attrs';
+import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE, dmaDirectionName, type DmaDataDirection } from '@kdma/dma-attrs';
 import type { AccessEvent } from '@kdma/hw';
 import type { Device } from '../device.js';
 import type { DmaDebugType } from './dma-debug-entry.js';
@@ -15,6 +15,18 @@ export type DmaOwner = 'device' | 'cpu';
  * is gone (`reuse`; a single mapping's entry is its own record), so the fields are writable.
  */
 export class DmaOwnership {
+  // Fields are declared with initial values of their type, not as constructor parameter
+  // properties: with class-field semantics those start out undefined, and V8 then keeps the
+  // field tagged, boxing every device address above 2^31 stored in it (an allocation per map).
+  dev: Device;
+  type: DmaDebugType;
+  /** The (first) device address and the mapped size, for the report. */
+  devAddr = 0;
+  size = 0;
+  direction: DmaDataDirection = DMA_BIDIRECTIONAL;
+  /** Physical pieces as `paddr, length` pairs. */
+  ranges: number[];
+  owner: DmaOwner;
   /** Set once per ownership period, so that a loop over a buffer gives one report, not one per access. */
   reported = false;
   /** `'new'` until tracked, `'live'` while mapped, `'dead'` once unmapped or freed. */
@@ -31,18 +43,22 @@ export class DmaOwnership {
 
   /** How many dma-debug entries point at this record (an sg list's entries share one). */
   refs = 0;
+  /**
+   * The swiotlb bounce slot's physical address when the mapping bounces (one piece, the size of
+   * the first), else −1: the device accesses the slot, the CPU the original. Looked up when the
+   * record is first listed (the first access after the map), so mapping costs nothing more.
+   */
+  slot = -1;
 
-  constructor(
-    public dev: Device,
-    public type: DmaDebugType,
-    /** The (first) device address and the mapped size, for the report. */
-    public devAddr: number,
-    public size: number,
-    public direction: DmaDataDirection,
-    /** Physical pieces as `paddr, length` pairs. */
-    public ranges: number[],
-    public owner: DmaOwner,
-  ) {}
+  constructor(dev: Device, type: DmaDebugType, devAddr: number, size: number, direction: DmaDataDirection, ranges: number[], owner: DmaOwner) {
+    this.dev = dev;
+    this.type = type;
+    this.devAddr = devAddr;
+    this.size = size;
+    this.direction = direction;
+    this.ranges = ranges;
+    this.owner = owner;
+  }
 
   /** Makes a record that is no longer tracked or referenced describe a new mapping (`ranges` is kept). */
   reuse(dev: Device, type: DmaDebugType, devAddr: number, size: number, direction: DmaDataDirection, owner: DmaOwner): void {
@@ -60,6 +76,7 @@ export class DmaOwnership {
     this.next = null;
     this.pendingNext = null;
     this.refs = 0;
+    this.slot = -1;
   }
 
   /** Does any piece overlap [paddr, paddr + length)? */
@@ -77,6 +94,9 @@ export class DmaOwnership {
 const MIN_IDLE_PAGES = 1024;
 
 export type SanitizerReport = (dev: Device, kind: DmaDebugErrorKind, message: string) => void;
+
+/** The bounce slot's physical address behind a record (see `DmaOwnership.slot`), or −1. */
+export type BounceSlotLookup = (record: DmaOwnership) => number;
 
 /**
  * The ownership sanitizer: kdma's answer to the kernel's removed `debug_dma_assert_idle()` ("cpu
@@ -101,8 +121,9 @@ export type SanitizerReport = (dev: Device, kind: DmaDebugErrorKind, message: st
  * index only when an access (or a driver unbind) first needs them, so a map and unmap with no
  * access in between (the common streaming cycle) is a push and a pop.
  * The DMA core's own copies (swiotlb bounces to and from the original buffer) are CPU accesses
- * too: the core runs them inside `suppress`. A device touching a bounce slot touches no mapping
- * here, so bouncing itself is never reported.
+ * too: the core runs them inside `suppress`. A bounced mapping's device side is its swiotlb slot
+ * (`DmaOwnership.slot`, found when the mapping is first listed): the device touching the slot
+ * while the CPU owns the buffer is reported like a touch of the buffer itself.
  */
 export class OwnershipSanitizer {
   /** pfn → the records with a piece in that page (one record directly, several in an array). */
@@ -122,6 +143,8 @@ export class OwnershipSanitizer {
   constructor(
     private readonly pageSize: number,
     private readonly report: SanitizerReport,
+    /** Null when the machine has no swiotlb. */
+    private readonly bounceSlot: BounceSlotLookup | null = null,
   ) {}
 
   /** Live streaming mappings watched. */
@@ -197,6 +220,10 @@ export class OwnershipSanitizer {
     } else {
       this.unindexed--;
     }
+    if (record.slot >= 0) {
+      record.slot = -1;
+      this.pieces--;
+    }
   }
 
   /** Moves the pending records to the head of the list, oldest first, so the list stays newest first. */
@@ -213,11 +240,20 @@ export class OwnershipSanitizer {
       reversed = record.pendingNext;
       record.pendingNext = null;
       record.listed = true;
+      if (this.bounceSlot !== null) this.findSlot(record, this.bounceSlot);
       record.next = this.head;
       if (this.head !== null) this.head.prev = record;
       this.head = record;
       this.unindexed++;
     }
+  }
+
+  /** Looks the bounce slot up once per mapping (the record is listed once per tracking). */
+  private findSlot(record: DmaOwnership, lookup: BounceSlotLookup): void {
+    const slot = lookup(record);
+    if (slot < 0) return;
+    record.slot = slot;
+    this.pieces++;
   }
 
   /** Puts the records tracked since the last access into the page index, oldest first (track order). */
@@ -278,7 +314,7 @@ export class OwnershipSanitizer {
       if (record.owner !== 'cpu' || event.device !== record.dev.name) return;
       if (!event.write && record.direction === DMA_FROM_DEVICE) return;
     }
-    if (!record.overlaps(event.paddr, event.length)) return;
+    if (!record.overlaps(event.paddr, event.length) && !(event.source === 'device' && this.overlapsSlot(record, event))) return;
     record.reported = true;
     const cpu = event.source === 'cpu';
     const what = cpu ? 'cpu touching an active dma mapped buffer owned by the device' : 'device touching an active dma mapped buffer owned by the cpu';
@@ -291,18 +327,25 @@ export class OwnershipSanitizer {
     );
   }
 
+  /** Does a device access touch the mapping's bounce slot? */
+  private overlapsSlot(record: DmaOwnership, event: AccessEvent): boolean {
+    const { slot } = record;
+    return slot >= 0 && slot < event.paddr + event.length && event.paddr < slot + (record.ranges[1] as number);
+  }
+
   private updatePages(record: DmaOwnership, add: boolean): void {
     const { ranges } = record;
+    for (let i = 0; i < ranges.length; i += 2) this.updateRange(record, ranges[i] as number, ranges[i + 1] as number, add);
+    if (record.slot >= 0) this.updateRange(record, record.slot, ranges[1] as number, add);
+  }
+
+  private updateRange(record: DmaOwnership, start: number, length: number, add: boolean): void {
+    if (length <= 0) return;
     const { pageSize } = this;
-    for (let i = 0; i < ranges.length; i += 2) {
-      const start = ranges[i] as number;
-      const length = ranges[i + 1] as number;
-      if (length <= 0) continue;
-      const last = Math.floor((start + length - 1) / pageSize);
-      for (let pfn = Math.floor(start / pageSize); pfn <= last; pfn++) {
-        if (add) this.addPage(pfn, record);
-        else this.removePage(pfn, record);
-      }
+    const last = Math.floor((start + length - 1) / pageSize);
+    for (let pfn = Math.floor(start / pageSize); pfn <= last; pfn++) {
+      if (add) this.addPage(pfn, record);
+      else this.removePage(pfn, record);
     }
   }
 
