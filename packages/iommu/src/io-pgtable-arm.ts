@@ -14,7 +14,11 @@
  */
 import * as common from './io-pgtable-common.js';
 import type { IoPgtableCfg, IoPgtableEffectiveCfg, IoPgtableFmt, IoPgtableMapped, IoPgtableOps, IoPgtableStats, IoPgtableWalk, PartialUnmap } from './io-pgtable-common.js';
-import { pow2 } from '@kdma/hw';
+import { addrMod, pow2 } from '@kdma/hw';
+
+/** `readEntry` results other than a table index (indices are non-negative). */
+const WALK_EMPTY = -1;
+const WALK_LEAF = -2;
 
 // Module-local copies of the shared definitions: under the CommonJS transpilers the tests and
 // benches run on, every use of an imported binding is a getter call, too slow for the walk.
@@ -489,48 +493,48 @@ class ArmLpaeIoPgtable implements IoPgtableOps {
   translate(iova: number, out: IoPgtableWalk): boolean {
     if (!Number.isSafeInteger(iova) || iova < 0) throw new RangeError(`iova must be a non-negative integer, got ${String(iova)}`);
     if (iova >= this.iasLimit || this.freed) return false;
-    const { addr, attr } = this.mem;
     const wt = this.wcTable;
     if (wt >= 0 && iova >= this.wcBase && iova < this.wcEnd) {
-      const lvl = this.wcLevel;
-      const bs = this.blockSize[lvl] as number;
-      const q = Math.floor(iova / bs);
-      const idx = q % (this.entries[lvl] as number);
-      const a = (attr[wt] as Uint32Array)[idx] as number;
-      // The table is live and linked: an empty entry is what the full walk would find too.
-      if (a === 0) return false;
-      if (ArmLpaeIoPgtable.isLeaf(a, lvl)) {
-        const off = iova - q * bs;
-        out.paddr = ((addr[wt] as Float64Array)[idx] as number) + off;
-        out.length = bs - off;
-        out.prot = this.decode[a & (ATTR_COUNT - 1)] as number;
-        return true;
-      }
-      // A block split into a table since: walk from the top.
+      // The table is live and linked: an empty entry is what the full walk would find too; a
+      // block split into a table since sends the lookup to the full walk.
+      const next = this.readEntry(wt, this.wcLevel, iova, out);
+      if (next === WALK_LEAF) return true;
+      if (next === WALK_EMPTY) return false;
     }
     let t = this.pgd;
     for (let lvl = this.startLevel; lvl < ARM_LPAE_MAX_LEVELS; lvl++) {
-      const bs = this.blockSize[lvl] as number;
-      const q = Math.floor(iova / bs);
-      const n = this.entries[lvl] as number;
-      const idx = q % n;
-      const a = (attr[t] as Uint32Array)[idx] as number;
-      if (a === 0) return false;
-      if (ArmLpaeIoPgtable.isLeaf(a, lvl)) {
-        const off = iova - q * bs;
-        out.paddr = ((addr[t] as Float64Array)[idx] as number) + off;
-        out.length = bs - off;
-        out.prot = this.decode[a & (ATTR_COUNT - 1)] as number;
-        const span = bs * n;
+      const next = this.readEntry(t, lvl, iova, out);
+      if (next === WALK_EMPTY) return false;
+      if (next === WALK_LEAF) {
+        const span = (this.blockSize[lvl] as number) * (this.entries[lvl] as number);
         this.wcTable = t;
         this.wcLevel = lvl;
         this.wcBase = Math.floor(iova / span) * span;
         this.wcEnd = this.wcBase + span;
         return true;
       }
-      t = (addr[t] as Float64Array)[idx] as number;
+      t = next;
     }
     return false;
+  }
+
+  /**
+   * The entry of table `t` (at level `lvl`) for `iova`: WALK_EMPTY, WALK_LEAF (with `out`
+   * filled), or the next-level table's index.
+   */
+  private readEntry(t: number, lvl: number, iova: number, out: IoPgtableWalk): number {
+    const bs = this.blockSize[lvl] as number;
+    const q = Math.floor(iova / bs);
+    const idx = addrMod(q, this.entries[lvl] as number);
+    const a = (this.mem.attr[t] as Uint32Array)[idx] as number;
+    if (a === 0) return WALK_EMPTY;
+    const entry = (this.mem.addr[t] as Float64Array)[idx] as number;
+    if (!ArmLpaeIoPgtable.isLeaf(a, lvl)) return entry;
+    const off = iova - q * bs;
+    out.paddr = entry + off;
+    out.length = bs - off;
+    out.prot = this.decode[a & (ATTR_COUNT - 1)] as number;
+    return WALK_LEAF;
   }
 
   free(): void {
