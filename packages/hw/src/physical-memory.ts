@@ -155,6 +155,14 @@ export class PhysicalMemory {
    * names `name` otherwise. Arguments must already be valid integers.
    */
   ramOffset(paddr: number, length: number, name = 'paddr'): number {
+    // Most accesses fall in the span the last one hit: that test alone stays small enough for
+    // the JIT to inline into every access and maintenance call.
+    const last = this.lastSpan;
+    if (paddr >= last.base && paddr + length <= last.end) return last.ramStart + (paddr - last.base);
+    return this.ramOffsetSearch(paddr, length, name);
+  }
+
+  private ramOffsetSearch(paddr: number, length: number, name: string): number {
     const span = this.findSpan(paddr, length);
     if (span === null) {
       throw new RangeError(`${name} [${hex(paddr)}, +${hex(length)}) is not RAM (it crosses a hole or passes the end of memory)`);
