@@ -180,13 +180,22 @@ export function dmaDirectMapPage(
   const phys = pfn * machine.mm.pageSize + offset;
   const dmaAddr = physToDma(dev, phys);
   const swiotlb = machine.swiotlb;
-  if (swiotlb !== null && swiotlb.isForceBounce(dev)) return swiotlb.map(dev, phys, size, dir, attrs);
-  if (!dmaCapable(dev, dmaAddr, size)) {
-    if (swiotlb !== null && swiotlb.isActive(dev)) return swiotlb.map(dev, phys, size, dir, attrs);
-    return dmaDirectOverflow(dev, dmaAddr, size);
+  if ((swiotlb !== null && swiotlb.isForceBounce(dev)) || !dmaCapable(dev, dmaAddr, size)) {
+    return dmaDirectMapBounce(dev, phys, dmaAddr, size, dir, attrs);
   }
   if (!dev.dmaCoherent && (attrs & DMA_ATTR_SKIP_CPU_SYNC) === 0) machine.directHooks.syncForDevice(phys, size, dir);
   return dmaAddr;
+}
+
+/**
+ * A buffer swiotlb must bounce (forced, or out of the device's reach with swiotlb active), else
+ * the WARN of a mapping the device cannot reach; out of line, so the direct path stays small
+ * enough for the JIT to inline down to the cache maintenance.
+ */
+function dmaDirectMapBounce(dev: Device, phys: number, dmaAddr: number, size: number, dir: DmaDataDirection, attrs: number): number {
+  const swiotlb = dev.machine.swiotlb;
+  if (swiotlb !== null && (swiotlb.isForceBounce(dev) || swiotlb.isActive(dev))) return swiotlb.map(dev, phys, size, dir, attrs);
+  return dmaDirectOverflow(dev, dmaAddr, size);
 }
 
 /** The WARN of a mapping the device cannot reach, out of line: the map path stays small enough to inline. */

@@ -7,13 +7,14 @@ import {
   type DmaDataDirection,
 } from '@kdma/dma-attrs';
 import { checkInteger, getOrder } from '@kdma/hw';
-import { GFP_DMA, GFP_DMA32, PAGE_KERNEL, __GFP_HIGHMEM, __GFP_NOWARN, remapPfnRange, type Vma } from '@kdma/mm';
+import { GFP_DMA, GFP_DMA32, PAGE_KERNEL, PAGE_OFFSET, __GFP_HIGHMEM, __GFP_NOWARN, remapPfnRange, type Vma } from '@kdma/mm';
 import type { Scatterlist, SgTable } from '@kdma/scatterlist';
 import { attrsArg, checkCpuAddr, checkDmaAddr, checkDmaSize, checkSgl, dirArg, gfpArg } from './checks.js';
 import { dmaAllocFromDevCoherent, dmaMmapFromDevCoherent, dmaReleaseFromDevCoherent } from './coherent.js';
 import { checkDevice, type Device } from './device.js';
 import { dmaDirectMapPage, dmaDirectSyncSingleForCpu, dmaDirectSyncSingleForDevice, dmaDirectUnmapPage } from './dma-direct.js';
 import { DMA_MAPPING_ERROR, getDmaOps, type DmaAllocation } from './dma-map-ops.js';
+import type { DmaDebug } from './debug/dma-debug-hooks.js';
 import { EINVAL, EIO, ENOMEM, ENXIO, EREMOTEIO } from './errno.js';
 
 /*
@@ -379,11 +380,25 @@ function mapPage(dev: Device, pfn: number, offset: number, size: number, dir: Dm
   if (ops === null) addr = dmaDirectMapPage(dev, pfn, offset, size, dir, attrs);
   else addr = ops.mapPage === undefined ? DMA_MAPPING_ERROR : ops.mapPage(dev, pfn, offset, size, dir, attrs);
   const debug = dev.machine.dmaDebug;
+  if (debug !== null) mapPageDebug(debug, dev, pfn, offset, size, dir, addr, attrs);
+  return addr;
+}
+
+/** `debug_dma_map_page`, out of line: the map path without dma-debug stays small enough to inline. */
+function mapPageDebug(
+  debug: DmaDebug,
+  dev: Device,
+  pfn: number,
+  offset: number,
+  size: number,
+  dir: DmaDataDirection,
+  addr: number,
+  attrs: number,
+): void {
   // debug_dma_map_page records nothing that dma_mapping_error() would call a failure.
-  if (debug !== null && addr !== DMA_MAPPING_ERROR && ops?.mappingError?.(dev, addr) !== true) {
+  if (addr !== DMA_MAPPING_ERROR && dev.dmaOps?.mappingError?.(dev, addr) !== true) {
     debug.mapPage(dev, pfn, offset, size, dir, addr, attrs);
   }
-  return addr;
 }
 
 /** `dma_unmap_page_attrs`: every argument must match the map call. */
@@ -394,21 +409,26 @@ export function dmaUnmapPageAttrs(dev: Device, addr: number, size: number, dir: 
   const direction = dirArg(dir);
   const flags = attrsArg(attrs);
   const debug = dev.machine.dmaDebug;
-  // DMA_MAPPING_ERROR is no mapping: nothing to undo, but dma-debug reports the attempt.
+  // DMA_MAPPING_ERROR is no mapping: nothing to undo (dma-debug still reports the attempt).
+  if (debug !== null) unmapPageDebug(debug, dev, addr, size, direction, flags);
+  else if (addr !== DMA_MAPPING_ERROR) unmapPage(dev, addr, size, direction, flags);
+}
+
+/**
+ * `dma_unmap_page_attrs` with dma-debug on, out of line: the unmap path without it stays small
+ * enough for the JIT to inline down to the cache maintenance.
+ */
+function unmapPageDebug(debug: DmaDebug, dev: Device, addr: number, size: number, dir: DmaDataDirection, attrs: number): void {
   if (addr !== DMA_MAPPING_ERROR) {
-    if (debug === null) {
-      unmapPage(dev, addr, size, direction, flags);
-    } else {
-      // No closure on the hot path: suppress around the call instead of wrapping it.
-      debug.enterSuppress();
-      try {
-        unmapPage(dev, addr, size, direction, flags);
-      } finally {
-        debug.exitSuppress();
-      }
+    // No closure on the hot path: suppress around the call instead of wrapping it.
+    debug.enterSuppress();
+    try {
+      unmapPage(dev, addr, size, dir, attrs);
+    } finally {
+      debug.exitSuppress();
     }
   }
-  if (debug !== null) debug.unmapPage(dev, addr, size, direction);
+  debug.unmapPage(dev, addr, size, dir);
 }
 
 function noDmaMask(dev: Device): number {
@@ -441,7 +461,9 @@ export function dmaMapSingleAttrs(dev: Device, kva: number, size: number, dir: D
     machine.dmaDebug?.mapSingle(dev, kva, size);
     return mapNonLinear(dev, kva);
   }
-  const paddr = mm.virtToPhys(kva);
+  // __pa(): virt_addr_valid() has just vouched for a linear-map address, which virt_to_phys()
+  // would check again.
+  const paddr = kva - PAGE_OFFSET;
   const pfn = Math.floor(paddr / mm.pageSize);
   return mapPage(dev, pfn, paddr - pfn * mm.pageSize, size, direction, flags);
 }

@@ -105,6 +105,28 @@ describe('Hardware', () => {
     });
   });
 
+  it('rejects bad maintenance ranges by name even inside the RAM span last used', () => {
+    const hw = machine({ cacheModel: true });
+    hw.cpuWrite(0x100, pattern(64), 'normal');
+    hw.cacheClean(0x100, 64);
+    expect(hw.ram.read(0x100, 64)).toEqual(pattern(64));
+    for (const [paddr, size, name] of [
+      [256.5, 64, 'paddr'],
+      [0x100, 63.5, 'size'],
+      [0x100, -64, 'size'],
+      [Number.NaN, 64, 'paddr'],
+      ['256', 64, 'paddr'],
+      [Symbol('p'), 64, 'paddr'],
+    ] as const) {
+      for (const op of [hw.cacheClean, hw.cacheInvalidate, hw.cacheFlush]) {
+        expect(() => op.call(hw, paddr as number, size as number)).toThrow(new RegExp(`^${name} `));
+      }
+    }
+    expect(hw.counters.cacheCleans).toBe(1);
+    expect(hw.counters.cacheInvalidates + hw.counters.cacheFlushes).toBe(0);
+    expect(hw.cache!.lineState(0x100)).toBe('clean');
+  });
+
   it('copies windows of the caller arrays', () => {
     const hw = machine({ cacheModel: true });
     hw.cpuWrite(0x10, pattern(10), 'normal', 2, 5);
@@ -156,3 +178,4 @@ describe('Hardware', () => {
     expect(b.memory).not.toEqual(a.memory);
   });
 });
+

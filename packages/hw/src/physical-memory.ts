@@ -162,6 +162,18 @@ export class PhysicalMemory {
     return this.ramOffsetSearch(paddr, length, name);
   }
 
+  /**
+   * The RAM offset of `paddr` when `[paddr, paddr + length)` lies in the span the last access hit,
+   * else -1, also for anything but integers with `length` ≥ 0: a hit proves the arguments valid,
+   * so a hot caller may leave its own checks (and their errors) to the misses.
+   */
+  lastSpanOffset(paddr: number, length: number): number {
+    const last = this.lastSpan;
+    if (typeof paddr !== 'number' || typeof length !== 'number') return -1;
+    const hit = paddr >= last.base && length >= 0 && paddr + length <= last.end;
+    return hit && Math.floor(paddr) === paddr && Math.floor(length) === length ? last.ramStart + (paddr - last.base) : -1;
+  }
+
   private ramOffsetSearch(paddr: number, length: number, name: string): number {
     const span = this.findSpan(paddr, length);
     if (span === null) {

@@ -55,6 +55,14 @@ export class MemMap {
   regionOf(pfn: number): number {
     const last = this.lastRegion;
     if (pfn >= (this.startPfn[last] as number) && pfn < (this.endPfn[last] as number)) return last;
+    return this.searchRegion(pfn);
+  }
+
+  /**
+   * `regionOf` past the region last hit, out of line: the hit test alone stays small enough for
+   * the JIT to inline into `virt_addr_valid()` on every DMA map.
+   */
+  private searchRegion(pfn: number): number {
     let lo = 0;
     let hi = this.regionCount - 1;
     while (lo <= hi) {

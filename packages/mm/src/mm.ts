@@ -300,7 +300,8 @@ export class Mm {
   /** virt_addr_valid(): a linear-map address with RAM behind it. */
   virtAddrValid(kva: number): boolean {
     if (!Number.isSafeInteger(kva) || kva < PAGE_OFFSET || kva >= LINEAR_MAP_END) return false;
-    return this.memmap.pfnValid(Math.floor((kva - PAGE_OFFSET) / this.pageSize));
+    // pfn_valid() of an integer already: its region lookup alone (every dma_map_single runs this).
+    return this.memmap.regionOf(Math.floor((kva - PAGE_OFFSET) / this.pageSize)) >= 0;
   }
 
   /** pfn_valid(): a RAM page. */

@@ -1,5 +1,5 @@
 import { DMA_FROM_DEVICE, DMA_TO_DEVICE, type DmaDataDirection } from '@kdma/dma-attrs';
-import { alignDown, type Hardware } from '@kdma/hw';
+import { alignDown, isAligned, type Hardware } from '@kdma/hw';
 
 /*
  * arch/arm/mm/cache-v7.S as dma-mapping.c drives it: `dmac_map_area` before the device owns a
@@ -13,6 +13,15 @@ import { alignDown, type Hardware } from '@kdma/hw';
  * the buffer's bytes back over what the device wrote.
  */
 export function v7DmaInvRange(hw: Hardware, start: number, size: number): void {
+  const line = hw.cacheLineSize;
+  // A line-aligned buffer (every page, most kmalloc buffers) has no edge lines: one invalidate,
+  // and a body small enough for the JIT to inline into every map and unmap.
+  if (size > 0 && isAligned(start, line) && isAligned(size, line)) hw.cacheInvalidate(start, size);
+  else v7DmaInvRangeEdges(hw, start, size);
+}
+
+/** `v7_dma_inv_range` of a buffer that may share its first or last line. */
+function v7DmaInvRangeEdges(hw: Hardware, start: number, size: number): void {
   const line = hw.cacheLineSize;
   let lo = start;
   let hi = start + size;
