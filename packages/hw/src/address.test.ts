@@ -39,6 +39,9 @@ describe('52-bit address helpers', () => {
     expect(addrOr(0x100000000, 0xfff)).toBe(0x100000fff);
     expect(addrAndNot(0x180000fff, 0xfff)).toBe(0x180000000);
     expect(addrAndNot(0xfffffffffffff, 0x8000000000000)).toBe(0x7ffffffffffff);
+    // bitMask(64) (MAX_SAFE_INTEGER) as a mask keeps every address bit.
+    expect(addrAnd(0xfffffffffffff, Number.MAX_SAFE_INTEGER)).toBe(0xfffffffffffff);
+    expect(addrAnd(0x123456789abc, bitMask(64))).toBe(0x123456789abc);
     // What JavaScript's own operators would do: truncate to 32 bits.
     expect(0x180000fff & ~0xfff).not.toBe(0x180000000);
   });

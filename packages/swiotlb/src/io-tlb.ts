@@ -3,7 +3,7 @@
  * part of the pool shares. The sizes are the kernel's since 2.6: a slot ("slab") of 2 KiB, at most
  * a segment of 128 contiguous slots per mapping, a 64 MiB default pool.
  */
-import { addrAnd, addrAndNot, pow2 } from '@kdma/hw';
+import { pow2 } from '@kdma/hw';
 
 /** `IO_TLB_SHIFT`: log2 of the slot size. */
 export const IO_TLB_SHIFT = 11;
@@ -38,21 +38,6 @@ export function ioTlbOffset(index: number): number {
   return index % IO_TLB_SEGSIZE;
 }
 
-
-/**
- * `a & b` for the small masks of this file (min_align_mask, alloc_align_mask, boundary masks):
- * 32-bit operators while both fit in 31 bits, the 52-bit form otherwise. Addresses never go
- * through a bare `&` (DESIGN.md).
- */
-export function maskAnd(a: number, b: number): number {
-  if (b === Number.MAX_SAFE_INTEGER) return a;
-  return addrAnd(a, b);
-}
-
-/** `a & ~b` for the same masks. */
-export function maskAndNot(a: number, b: number): number {
-  return addrAndNot(a, b);
-}
 
 /** True for the masks the kernel's `ALIGN()` accepts: 0, 1, 3, 7, … (2^k − 1). */
 export function isLowMask(mask: number): boolean {

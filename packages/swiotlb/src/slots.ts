@@ -5,11 +5,11 @@
  * of n slots starts wherever `list >= n`, and allocating or freeing only rewrites the counters of
  * the run and of the free slots just before it in the same segment.
  */
-import { IO_TLB_SEGSIZE, IO_TLB_SEGMENT_BYTES, IO_TLB_SIZE, INVALID_PHYS_ADDR, maskAnd, maskAndNot, nrSlots } from './io-tlb.js';
+import { IO_TLB_SEGSIZE, IO_TLB_SEGMENT_BYTES, IO_TLB_SIZE, INVALID_PHYS_ADDR, nrSlots } from './io-tlb.js';
 import { swiotlbAllocPool, swiotlbFreePool, type IoTlbMem } from './io-tlb-mem.js';
 import type { IoTlbPool } from './io-tlb-pool.js';
 import type { SwiotlbDevice } from './types.js';
-import { addrMod } from '@kdma/hw';
+import { addrAnd, addrAndNot, addrMod } from '@kdma/hw';
 
 /**
  * `swiotlb_align_offset(dev, align_mask, addr)`: the part of `addr`'s offset the bounce buffer
@@ -20,7 +20,7 @@ export function swiotlbAlignOffset(dev: SwiotlbDevice, allocAlignMask: number, a
   const minAlign = dev.minAlignMask;
   if (minAlign === 0) return 0;
   const within = allocAlignMask > IO_TLB_SIZE - 1 ? allocAlignMask : IO_TLB_SIZE - 1;
-  return maskAnd(addrMod(addr, within + 1), minAlign);
+  return addrAnd(addrMod(addr, within + 1), minAlign);
 }
 
 /** `get_max_slots(boundary_mask)`: slots per boundary window (shift first, so ~0 does not overflow). */
@@ -53,7 +53,7 @@ export function swiotlbSearchPoolArea(
   pageSize: number,
 ): number {
   const boundaryMask = dev.segmentBoundaryMask;
-  const tblDmaAddr = maskAnd(Math.max(0, pool.start - dev.dmaOffset), boundaryMask);
+  const tblDmaAddr = addrAnd(Math.max(0, pool.start - dev.dmaOffset), boundaryMask);
   const maxSlots = getMaxSlots(boundaryMask);
   let iotlbAlignMask = dev.minAlignMask;
   const nslots = nrSlots(allocSize);
@@ -62,7 +62,7 @@ export function swiotlbSearchPoolArea(
 
   if (allocAlignMask === 0 && iotlbAlignMask === 0 && allocSize >= pageSize) allocAlignMask = pageSize - 1;
   if (allocAlignMask < IO_TLB_SIZE - 1) allocAlignMask = IO_TLB_SIZE - 1;
-  iotlbAlignMask = maskAndNot(iotlbAlignMask, allocAlignMask);
+  iotlbAlignMask = addrAndNot(iotlbAlignMask, allocAlignMask);
   const stride = getMaxSlots(Math.max(allocAlignMask, iotlbAlignMask));
   const alignModulus = allocAlignMask + 1;
 
@@ -74,7 +74,7 @@ export function swiotlbSearchPoolArea(
   const slotBase = areaIndex * areaNslabs;
   const shift = nrSlots(tblDmaAddr);
   const matchBits = iotlbAlignMask !== 0 && origAddr !== 0;
-  const origBits = matchBits ? maskAnd(origAddr, iotlbAlignMask) : 0;
+  const origBits = matchBits ? addrAnd(origAddr, iotlbAlignMask) : 0;
   // The slot address is aligned iff (tblDmaAddr mod M + (slot mod M/2K) * 2K) mod M is 0: small
   // integers only. No candidate can cross a boundary window when the whole pool fits in one.
   const slotsPerAlign = alignModulus / IO_TLB_SIZE;
@@ -86,7 +86,7 @@ export function swiotlbSearchPoolArea(
     const candidate = slotBase + index;
     if (
       (startMod + (candidate % slotsPerAlign) * IO_TLB_SIZE) % alignModulus !== 0 ||
-      (matchBits && maskAnd(tblDmaAddr + candidate * IO_TLB_SIZE, iotlbAlignMask) !== origBits)
+      (matchBits && addrAnd(tblDmaAddr + candidate * IO_TLB_SIZE, iotlbAlignMask) !== origBits)
     ) {
       index = index + 1 >= areaNslabs ? 0 : index + 1;
       checked++;
