@@ -8,8 +8,7 @@ import { checkAddress, checkBytes, checkInteger, checkSize, checkWindow } from '
 import type { MemoryType } from '@kdma/hw';
 import type { PhysicalCpuAccess } from './hardware.js';
 import type { KernelPageTable } from './pgtable.js';
-
-const NO_BYTES = new Uint8Array(0);
+import { RunCopier } from './run-copier.js';
 
 /** What KernelCpu needs of Mm. */
 export interface KernelAddressSpace {
@@ -19,19 +18,12 @@ export interface KernelAddressSpace {
 export class KernelCpu {
   private readonly hw: PhysicalCpuAccess;
   private readonly tables: KernelPageTable;
-  /** The buffer of the access being walked, so the run visitors below are made once, not per call. */
-  private runBuffer: Uint8Array = NO_BYTES;
-  private runBase = 0;
-  private readonly writeRun = (paddr: number, type: MemoryType, offset: number, runLength: number): void => {
-    this.hw.cpuWrite(paddr, this.runBuffer, type, this.runBase + offset, runLength);
-  };
-  private readonly readRun = (paddr: number, type: MemoryType, offset: number, runLength: number): void => {
-    this.hw.cpuReadInto(paddr, this.runBuffer, type, this.runBase + offset, runLength);
-  };
+  private readonly runs: RunCopier;
 
   constructor(hw: PhysicalCpuAccess, mm: KernelAddressSpace) {
     this.hw = hw;
     this.tables = mm.kernelPageTable;
+    this.runs = new RunCopier(hw);
   }
 
   /** smp_processor_id(). */
@@ -86,13 +78,7 @@ export class KernelCpu {
       return;
     }
     this.tables.checkAccess(kva, length, write);
-    this.runBuffer = buffer;
-    this.runBase = offset;
-    try {
-      this.tables.forEachRun(kva, length, write ? this.writeRun : this.readRun);
-    } finally {
-      this.runBuffer = NO_BYTES;
-    }
+    this.runs.copy(this.tables, kva, buffer, offset, length, write);
   }
 
 

@@ -13,6 +13,7 @@ import { USER_SPACE_END, taskUnmappedBase } from './layout.js';
 import { checkPgprot, PAGE_SHARED, PROT_WRITE } from './pgprot.js';
 import type { Pgprot } from './pgprot.js';
 import { PageTable, pteMemoryType } from './pgtable.js';
+import { RunCopier } from './run-copier.js';
 import { Vma, VM_MAYREAD, VM_MAYSHARE, VM_MAYWRITE, VM_READ, VM_SHARED, VM_WRITE } from './vma.js';
 
 /** mmap() failed: the handler returned `-errno` (or no address space was left). Nothing is mapped. */
@@ -113,10 +114,10 @@ export class MmStruct {
 export class Process {
   readonly pid: number;
   readonly mm: MmStruct;
-  private readonly hw: PhysicalCpuAccess;
+  private readonly runs: RunCopier;
 
   constructor(hw: PhysicalCpuAccess, pid: number, mm: MmStruct) {
-    this.hw = hw;
+    this.runs = new RunCopier(hw);
     this.pid = pid;
     this.mm = mm;
   }
@@ -216,26 +217,10 @@ export class Process {
     const length = buffer.length;
     if (length === 0) return;
     table.checkAccess(uva, length, write, true, unmappedReason);
-    this.runBuffer = buffer;
-    try {
-      table.forEachRun(uva, length, write ? this.writeRun : this.readRun);
-    } finally {
-      this.runBuffer = NO_BYTES;
-    }
+    this.runs.copy(table, uva, buffer, 0, length, write);
   }
 
-  /** The buffer of the access being walked, so the run visitors are made once, not per access. */
-  private runBuffer: Uint8Array = NO_BYTES;
-  private readonly writeRun = (paddr: number, type: MemoryType, offset: number, runLength: number): void => {
-    this.hw.cpuWrite(paddr, this.runBuffer, type, offset, runLength);
-  };
-  private readonly readRun = (paddr: number, type: MemoryType, offset: number, runLength: number): void => {
-    this.hw.cpuReadInto(paddr, this.runBuffer, type, offset, runLength);
-  };
-
 }
-
-const NO_BYTES = new Uint8Array(0);
 
 function unmappedReason(): 'unmapped' {
   return 'unmapped';
