@@ -91,14 +91,14 @@ export class PageTable {
     if (va < this.base || va >= this.end) return -1;
     const i = this.index(va);
     const leaf = this.leaf(i, false);
-    return leaf === null ? -1 : (leaf[i - Math.floor(i / PTRS_PER_PTE) * PTRS_PER_PTE] as number);
+    return leaf === null ? -1 : (leaf[addrMod(i, PTRS_PER_PTE)] as number);
   }
 
   /** set_pte_at(). */
   set(va: number, pte: number): void {
     const i = this.index(va);
     const leaf = this.leaf(i, true) as Float64Array;
-    const slot = i - Math.floor(i / PTRS_PER_PTE) * PTRS_PER_PTE;
+    const slot = addrMod(i, PTRS_PER_PTE);
     if (leaf[slot] === -1) this.present++;
     leaf[slot] = pte;
   }
@@ -111,7 +111,7 @@ export class PageTable {
   private clearIndex(i: number): void {
     const leaf = this.leaf(i, false);
     if (leaf === null) return;
-    const slot = i - Math.floor(i / PTRS_PER_PTE) * PTRS_PER_PTE;
+    const slot = addrMod(i, PTRS_PER_PTE);
     if (leaf[slot] !== -1) {
       leaf[slot] = -1;
       this.present--;
