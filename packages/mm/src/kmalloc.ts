@@ -6,7 +6,7 @@
  * a cache line, with ARM's 64 or 128 (ARCH_DMA_MINALIGN) they never do, which is why DMA from
  * kmalloc memory is safe on non-coherent ARM.
  */
-import { addrMod, checkInteger, checkSize, getOrder, hex, isPowerOfTwo, pow2 } from '@kdma/hw';
+import { addrMod, checkInteger, checkSize, getOrder, hex, ilog2, isPowerOfTwo, pow2 } from '@kdma/hw';
 import { checkGfp, formatGfp, GFP_KERNEL, __GFP_DMA, __GFP_DMA32, __GFP_HIGHMEM, __GFP_ZERO } from './gfp.js';
 import type { PhysicalCpuAccess } from './hardware.js';
 import type { PageAllocator } from './page-alloc.js';
@@ -60,8 +60,9 @@ export class Kmalloc {
   private readonly hw: PhysicalCpuAccess;
   private readonly pages: PageAllocator;
   private readonly pageSize: number;
-  private readonly caches = new Map<string, KmemCache>();
-  /** The same caches by log2 of the object size, so kmalloc needs no name to find one. */
+  /** log2 of `minSize`: the first size class. */
+  private readonly minShift: number;
+  /** The caches made so far by log2 of their object size (kmalloc-N and dma-kmalloc-N). */
   private readonly normalBySize: (KmemCache | undefined)[] = [];
   private readonly dmaBySize: (KmemCache | undefined)[] = [];
   /** Every page of every slab → its slab. */
@@ -78,36 +79,33 @@ export class Kmalloc {
     this.pageSize = pageSize;
     this.minAlign = minAlign;
     this.minSize = Math.max(8, minAlign);
+    this.minShift = ilog2(this.minSize);
     this.maxCacheSize = 2 * pageSize;
   }
 
   private cacheFor(size: number, dma: boolean): KmemCache {
     // Sizes here are at most two pages, so clz32 gives ceil(log2(size)) exactly.
-    const shift = Math.max(32 - Math.clz32(size - 1), 0);
+    const shift = Math.max(32 - Math.clz32(size - 1), this.minShift);
     const found = (dma ? this.dmaBySize : this.normalBySize)[shift];
     return found ?? this.createCache(shift, dma);
   }
 
   private createCache(shift: number, dma: boolean): KmemCache {
-    const objectSize = Math.max(this.minSize, pow2(shift));
-    const name = `${dma ? 'dma-' : ''}kmalloc-${objectSize >= 1024 && objectSize % 1024 === 0 ? `${objectSize / 1024}k` : objectSize}`;
-    let cache = this.caches.get(name);
-    if (cache === undefined) {
-      // SLUB's calculate_order(): a few objects per slab, at most PAGE_ALLOC_COSTLY_ORDER.
-      const slabOrder = Math.min(3, getOrder(objectSize * 4, this.pageSize));
-      cache = {
-        name,
-        size: objectSize,
-        slabOrder,
-        objectsPerSlab: (this.pageSize * pow2(slabOrder)) / objectSize,
-        gfpZone: dma ? __GFP_DMA : 0,
-        partialHead: null,
-        partialTail: null,
-        slabs: 0,
-        active: 0,
-      };
-      this.caches.set(name, cache);
-    }
+    const objectSize = pow2(shift);
+    const name = `${dma ? 'dma-' : ''}kmalloc-${objectSize >= 1024 ? `${objectSize / 1024}k` : objectSize}`;
+    // SLUB's calculate_order(): a few objects per slab, at most PAGE_ALLOC_COSTLY_ORDER.
+    const slabOrder = Math.min(3, getOrder(objectSize * 4, this.pageSize));
+    const cache: KmemCache = {
+      name,
+      size: objectSize,
+      slabOrder,
+      objectsPerSlab: (this.pageSize * pow2(slabOrder)) / objectSize,
+      gfpZone: dma ? __GFP_DMA : 0,
+      partialHead: null,
+      partialTail: null,
+      slabs: 0,
+      active: 0,
+    };
     (dma ? this.dmaBySize : this.normalBySize)[shift] = cache;
     return cache;
   }
@@ -213,7 +211,8 @@ export class Kmalloc {
 
   /** /proc/slabinfo for the kmalloc caches that have been used, smallest first. */
   slabinfo(): SlabInfo[] {
-    return [...this.caches.values()]
+    return [...this.normalBySize, ...this.dmaBySize]
+      .filter((c): c is KmemCache => c !== undefined)
       .sort((a, b) => a.size - b.size || a.name.localeCompare(b.name))
       .map((c) => ({ name: c.name, objectSize: c.size, activeObjects: c.active, objectsPerSlab: c.objectsPerSlab, slabs: c.slabs }));
   }
