@@ -437,7 +437,6 @@ export class Cache {
    * with one copy each and become clean; with `drop`, every line then becomes invalid.
    */
   private forLines(r: number, len: number, drop: boolean, writeBack: boolean): void {
-    const C = this.chunkSize;
     const L = this.lineSize;
     const lpc = this.linesPerChunk;
     const lineA = Math.floor(r / L);
@@ -450,11 +449,9 @@ export class Cache {
       const la = Math.max(lineA - ci * lpc, 0);
       const lb = Math.min(lineB - ci * lpc, lpc);
       if (writeBack) {
-        const pair = this.pair[ci]!;
         for (let i = nextSetBit(dirty, la, lb); i < lb; ) {
           const j = nextClearBit(dirty, i, lb);
-          pair.copyWithin(i * L, C + i * L, C + j * L);
-          this.counters.linesWrittenBack += j - i;
+          this.writeBackRun(ci, i, j);
           i = nextSetBit(dirty, j, lb);
         }
       }
@@ -478,10 +475,16 @@ export class Cache {
     const li = line - ci * this.linesPerChunk;
     const dirty = this.dirty[ci];
     if (dirty === null || dirty === undefined || !testBit(dirty, li)) return;
-    const L = this.lineSize;
-    this.pair[ci]!.copyWithin(li * L, this.chunkSize + li * L, this.chunkSize + (li + 1) * L);
+    this.writeBackRun(ci, li, li + 1);
     clearBits(dirty, li, li + 1);
-    this.counters.linesWrittenBack++;
+  }
+
+  /** Copies dirty lines [i, j) of chunk `ci` from the shadow to RAM (one copy); the caller clears their dirty bits. */
+  private writeBackRun(ci: number, i: number, j: number): void {
+    const L = this.lineSize;
+    const C = this.chunkSize;
+    this.pair[ci]!.copyWithin(i * L, C + i * L, C + j * L);
+    this.counters.linesWrittenBack += j - i;
   }
 
   /** After a normal access ending at line `lineB` (exclusive): maybe prefetch, then respect capacity. */
@@ -574,11 +577,7 @@ export class Cache {
     const ci = Math.floor(line / this.linesPerChunk);
     const li = line - ci * this.linesPerChunk;
     const dirty = this.dirty[ci]!;
-    if (testBit(dirty, li)) {
-      const L = this.lineSize;
-      this.pair[ci]!.copyWithin(li * L, this.chunkSize + li * L, this.chunkSize + (li + 1) * L);
-      this.counters.linesWrittenBack++;
-    }
+    if (testBit(dirty, li)) this.writeBackRun(ci, li, li + 1);
     clearBits(dirty, li, li + 1);
     clearBits(this.valid[ci]!, li, li + 1);
     clearBits(this.shadowed[ci]!, li, li + 1);
