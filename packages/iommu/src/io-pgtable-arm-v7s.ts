@@ -13,7 +13,7 @@
  * The model's `attr` is the real 32-bit descriptor with its address bits cleared.
  */
 import * as common from './io-pgtable-common.js';
-import type { IoPgtableCfg, IoPgtableEffectiveCfg, IoPgtableMapped, IoPgtableOps, IoPgtableStats, IoPgtableWalk, PartialUnmap } from './io-pgtable-common.js';
+import type { IoPgtableCfg, IoPgtableEffectiveCfg, IoPgtableMapped, IoPgtableOps, IoPgtableWalk, PartialUnmap } from './io-pgtable-common.js';
 import { pow2 } from '@kdma/hw';
 
 // Module-local copies of the shared definitions: under the CommonJS transpilers the tests and
@@ -29,7 +29,7 @@ const IOMMU_NOEXEC = common.IOMMU_NOEXEC;
 const IOMMU_PRIV = common.IOMMU_PRIV;
 const IOMMU_READ = common.IOMMU_READ;
 const IOMMU_WRITE = common.IOMMU_WRITE;
-const PgtableMemory = common.PgtableMemory;
+const IoPgtableBase = common.IoPgtableBase;
 const bitmapSizes = common.bitmapSizes;
 const checkMapArgs = common.checkMapArgs;
 const checkUnmapArgs = common.checkUnmapArgs;
@@ -101,10 +101,8 @@ export function allocArmV7sPgtable(cfg: IoPgtableCfg): IoPgtableOps | null {
   return new ArmV7sIoPgtable({ pgsizeBitmap: bitmap, ias: cfg.ias, oas: cfg.oas, quirks, partialUnmap, levels: 2, startLevel: 1 }, cfg);
 }
 
-class ArmV7sIoPgtable implements IoPgtableOps {
+class ArmV7sIoPgtable extends IoPgtableBase implements IoPgtableOps {
   readonly fmt = 'ARM_V7S' as const;
-  private readonly mem = new PgtableMemory(4);
-  private pgd: number;
   private readonly l1Entries: number;
   private readonly sizes: number[];
   private readonly iasLimit: number;
@@ -112,7 +110,6 @@ class ArmV7sIoPgtable implements IoPgtableOps {
   private readonly partialUnmap: PartialUnmap;
   private readonly noPerms: boolean;
   private readonly ns: boolean;
-  private freed = false;
   private readonly scratch: IoPgtableWalk = { paddr: 0, length: 0, prot: 0 };
   /** arm_v7s_prot_to_pte per level (1, 2) and value of the six IOMMU_* bits. */
   private readonly encode = [new Uint32Array(0), new Uint32Array(64), new Uint32Array(64)];
@@ -121,6 +118,7 @@ class ArmV7sIoPgtable implements IoPgtableOps {
     readonly cfg: IoPgtableEffectiveCfg,
     private readonly userCfg: IoPgtableCfg,
   ) {
+    super(4);
     this.l1Entries = pow2(cfg.ias - 20);
     this.sizes = bitmapSizes(cfg.pgsizeBitmap);
     this.iasLimit = pow2(cfg.ias);
@@ -137,10 +135,6 @@ class ArmV7sIoPgtable implements IoPgtableOps {
 
   private warn(message: string): void {
     this.userCfg.warn?.(`arm-v7s io-pgtable: ${message}`);
-  }
-
-  private live(): void {
-    if (this.freed) throw new Error('io-pgtable ops used after free()');
   }
 
   private idx(iova: number, lvl: number): number {
@@ -418,16 +412,6 @@ class ArmV7sIoPgtable implements IoPgtableOps {
     return false;
   }
 
-  free(): void {
-    if (this.freed) return;
-    this.freed = true;
-    this.mem.releaseAll();
-    this.pgd = -1;
-  }
-
-  stats(): IoPgtableStats {
-    return { tables: this.mem.tables, tableBytes: this.mem.bytes };
-  }
 }
 
 /** `arm_v7s_pte_to_cont`. */

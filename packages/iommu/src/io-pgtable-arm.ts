@@ -13,7 +13,7 @@
  * SH[9:8], AF[10], nG[11] — and bit 12 stands for XN (bits [54:53], beyond a JavaScript number).
  */
 import * as common from './io-pgtable-common.js';
-import type { IoPgtableCfg, IoPgtableEffectiveCfg, IoPgtableFmt, IoPgtableMapped, IoPgtableOps, IoPgtableStats, IoPgtableWalk, PartialUnmap } from './io-pgtable-common.js';
+import type { IoPgtableCfg, IoPgtableEffectiveCfg, IoPgtableFmt, IoPgtableMapped, IoPgtableOps, IoPgtableWalk, PartialUnmap } from './io-pgtable-common.js';
 import { addrMod, pow2 } from '@kdma/hw';
 
 /** `readEntry` results other than a table index (indices are non-negative). */
@@ -32,7 +32,7 @@ const IOMMU_NOEXEC = common.IOMMU_NOEXEC;
 const IOMMU_PRIV = common.IOMMU_PRIV;
 const IOMMU_READ = common.IOMMU_READ;
 const IOMMU_WRITE = common.IOMMU_WRITE;
-const PgtableMemory = common.PgtableMemory;
+const IoPgtableBase = common.IoPgtableBase;
 const bitmapSizes = common.bitmapSizes;
 const checkMapArgs = common.checkMapArgs;
 const checkUnmapArgs = common.checkUnmapArgs;
@@ -194,9 +194,7 @@ function pteToProt(attr: number, stage2: boolean): number {
   return prot;
 }
 
-class ArmLpaeIoPgtable implements IoPgtableOps {
-  private readonly mem = new PgtableMemory(8);
-  private pgd: number;
+class ArmLpaeIoPgtable extends IoPgtableBase implements IoPgtableOps {
   private readonly startLevel: number;
   private readonly granule: number;
   private readonly ptesPerTable: number;
@@ -211,7 +209,6 @@ class ArmLpaeIoPgtable implements IoPgtableOps {
   private readonly encode = new Uint32Array(64);
   private readonly partialUnmap: PartialUnmap;
   private readonly ns: boolean;
-  private freed = false;
 
   constructor(
     readonly fmt: IoPgtableFmt,
@@ -221,6 +218,7 @@ class ArmLpaeIoPgtable implements IoPgtableOps {
     bitsPerLevel: number,
     pgdBits: number,
   ) {
+    super(8);
     this.startLevel = cfg.startLevel;
     this.granule = pow2(bitsPerLevel + 3);
     this.ptesPerTable = pow2(bitsPerLevel);
@@ -240,10 +238,6 @@ class ArmLpaeIoPgtable implements IoPgtableOps {
 
   private warn(message: string): void {
     this.userCfg.warn?.(`arm-lpae io-pgtable: ${message}`);
-  }
-
-  private live(): void {
-    if (this.freed) throw new Error('io-pgtable ops used after free()');
   }
 
   private idx(iova: number, lvl: number): number {
@@ -537,15 +531,8 @@ class ArmLpaeIoPgtable implements IoPgtableOps {
     return WALK_LEAF;
   }
 
-  free(): void {
-    if (this.freed) return;
-    this.freed = true;
+  protected override onFree(): void {
     this.wcTable = -1;
-    this.mem.releaseAll();
-    this.pgd = -1;
   }
 
-  stats(): IoPgtableStats {
-    return { tables: this.mem.tables, tableBytes: this.mem.bytes };
-  }
 }

@@ -144,6 +144,40 @@ export interface IoPgtableOps {
 }
 
 /**
+ * What every format's page table shares: its table memory, its top-level table, and the end of
+ * its life (`free_io_pgtable_ops`), after which every operation throws.
+ */
+export abstract class IoPgtableBase {
+  protected readonly mem: PgtableMemory;
+  /** The top-level table (an id in `mem`); -1 once freed. */
+  protected pgd = -1;
+  protected freed = false;
+
+  constructor(pteBytes: number) {
+    this.mem = new PgtableMemory(pteBytes);
+  }
+
+  free(): void {
+    if (this.freed) return;
+    this.freed = true;
+    this.onFree();
+    this.mem.releaseAll();
+    this.pgd = -1;
+  }
+
+  stats(): IoPgtableStats {
+    return { tables: this.mem.tables, tableBytes: this.mem.bytes };
+  }
+
+  /** A format's own state that dies with its tables (a walk cache). */
+  protected onFree(): void {}
+
+  protected live(): void {
+    if (this.freed) throw new Error('io-pgtable ops used after free()');
+  }
+}
+
+/**
  * The tables of one page table: table `id` has `addr[id]` (output address of a leaf, or the id of
  * the next table) and `attr[id]` (the descriptor's other bits in the format's own layout; 0 is an
  * invalid descriptor) for each of its entries.

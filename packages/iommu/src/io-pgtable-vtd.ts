@@ -25,7 +25,7 @@
 import { checkAddress, checkSize, pow2 } from '@kdma/hw';
 import { EFAULT } from '@kdma/mm';
 import * as common from './io-pgtable-common.js';
-import type { IoPgtableCfg, IoPgtableEffectiveCfg, IoPgtableMapped, IoPgtableOps, IoPgtableStats, IoPgtableWalk } from './io-pgtable-common.js';
+import type { IoPgtableCfg, IoPgtableEffectiveCfg, IoPgtableMapped, IoPgtableOps, IoPgtableWalk } from './io-pgtable-common.js';
 
 // Module-local copies of the shared definitions: under the CommonJS transpilers the tests and
 // benches run on, every use of an imported binding is a getter call, too slow for the walk.
@@ -33,7 +33,7 @@ const EINVAL = common.EINVAL;
 const IOMMU_CACHE = common.IOMMU_CACHE;
 const IOMMU_READ = common.IOMMU_READ;
 const IOMMU_WRITE = common.IOMMU_WRITE;
-const PgtableMemory = common.PgtableMemory;
+const IoPgtableBase = common.IoPgtableBase;
 const bitmapSizes = common.bitmapSizes;
 const checkMapArgs = common.checkMapArgs;
 const checkUnmapArgs = common.checkUnmapArgs;
@@ -71,14 +71,11 @@ export function allocVtdPgtable(cfg: IoPgtableCfg): IoPgtableOps | null {
   return new VtdSlPgtable({ pgsizeBitmap: bitmap, ias: cfg.ias, oas: cfg.oas, quirks: 0, partialUnmap, levels, startLevel: levels }, cfg, superpage);
 }
 
-class VtdSlPgtable implements IoPgtableOps {
+class VtdSlPgtable extends IoPgtableBase implements IoPgtableOps {
   readonly fmt = 'INTEL_VTD_SL' as const;
-  private readonly mem = new PgtableMemory(8);
-  private pgd: number;
   private readonly levels: number;
   private readonly widthLimit: number;
   private readonly sizes: number[];
-  private freed = false;
   private readonly scratch: IoPgtableWalk = { paddr: 0, length: 0, prot: 0 };
   /** The entry `walk` stopped at. */
   private wTable = 0;
@@ -90,14 +87,11 @@ class VtdSlPgtable implements IoPgtableOps {
     private readonly userCfg: IoPgtableCfg,
     private readonly superpage: number,
   ) {
+    super(8);
     this.levels = cfg.levels;
     this.widthLimit = pow2(cfg.ias);
     this.sizes = bitmapSizes(cfg.pgsizeBitmap);
     this.pgd = this.mem.alloc(VTD_STRIDE);
-  }
-
-  private live(): void {
-    if (this.freed) throw new Error('io-pgtable ops used after free()');
   }
 
   private warn(message: string): void {
@@ -364,15 +358,5 @@ class VtdSlPgtable implements IoPgtableOps {
     return false;
   }
 
-  free(): void {
-    if (this.freed) return;
-    this.freed = true;
-    this.mem.releaseAll();
-    this.pgd = -1;
-  }
-
-  stats(): IoPgtableStats {
-    return { tables: this.mem.tables, tableBytes: this.mem.bytes };
-  }
 }
 
