@@ -14,7 +14,7 @@
  */
 import * as common from './io-pgtable-common.js';
 import type { IoPgtableCfg, IoPgtableEffectiveCfg, IoPgtableMapped, IoPgtableOps, IoPgtableWalk, PartialUnmap } from './io-pgtable-common.js';
-import { pow2 } from '@kdma/hw';
+import { addrMod, pow2 } from '@kdma/hw';
 
 // Module-local copies of the shared definitions: under the CommonJS transpilers the tests and
 // benches run on, every use of an imported binding is a getter call, too slow for the walk.
@@ -138,7 +138,7 @@ class ArmV7sIoPgtable extends IoPgtableBase implements IoPgtableOps {
   }
 
   private idx(iova: number, lvl: number): number {
-    return Math.floor(iova / (BLOCK_SIZE[lvl] as number)) % (lvl === 1 ? this.l1Entries : L2_ENTRIES);
+    return addrMod(Math.floor(iova / (BLOCK_SIZE[lvl] as number)), lvl === 1 ? this.l1Entries : L2_ENTRIES);
   }
 
   /** `arm_v7s_prot_to_pte`. */
@@ -401,7 +401,7 @@ class ArmV7sIoPgtable extends IoPgtableBase implements IoPgtableOps {
       if (!isValid(pte)) return false;
       if (!isTable(pte, lvl)) {
         const size = (BLOCK_SIZE[lvl] as number) * (isCont(pte, lvl) ? ARM_V7S_CONT_PAGES : 1);
-        const off = iova % size;
+        const off = addrMod(iova, size);
         out.paddr = ((addr[t] as Float64Array)[idx] as number) + off;
         out.length = size - off;
         out.prot = this.pteToProt(pte, lvl);

@@ -241,7 +241,7 @@ class ArmLpaeIoPgtable extends IoPgtableBase implements IoPgtableOps {
   }
 
   private idx(iova: number, lvl: number): number {
-    return Math.floor(iova / (this.blockSize[lvl] as number)) % (this.entries[lvl] as number);
+    return addrMod(Math.floor(iova / (this.blockSize[lvl] as number)), this.entries[lvl] as number);
   }
 
   /** `iopte_leaf`: a block below the last level, a page at it. */

@@ -22,7 +22,7 @@
  * Descriptor bits kept (`attr`): R (bit 0), W (bit 1), PS (bit 7), SNP (bit 11); table entries are
  * R|W, as the kernel writes them.
  */
-import { checkAddress, checkSize, pow2 } from '@kdma/hw';
+import { addrMod, checkAddress, checkSize, pow2 } from '@kdma/hw';
 import { EFAULT } from '@kdma/mm';
 import * as common from './io-pgtable-common.js';
 import type { IoPgtableCfg, IoPgtableEffectiveCfg, IoPgtableMapped, IoPgtableOps, IoPgtableWalk } from './io-pgtable-common.js';
@@ -105,7 +105,7 @@ class VtdSlPgtable extends IoPgtableBase implements IoPgtableOps {
 
   /** `pfn_level_offset`. */
   private static offset(pfn: number, lvl: number): number {
-    return Math.floor(pfn / (LVL_PAGES[lvl] as number)) % VTD_STRIDE;
+    return addrMod(Math.floor(pfn / (LVL_PAGES[lvl] as number)), VTD_STRIDE);
   }
 
   /** A present entry at level > 1 without PS points to a table. */
@@ -170,7 +170,7 @@ class VtdSlPgtable extends IoPgtableBase implements IoPgtableOps {
   mapPages(iova: number, paddr: number, pgsize: number, pgcount: number, prot: number, mapped?: IoPgtableMapped): number {
     this.live();
     checkMapArgs(iova, paddr, pgsize, pgcount, prot);
-    if (!this.sizes.includes(pgsize) || paddr % pgsize !== 0) return -EINVAL;
+    if (!this.sizes.includes(pgsize) || addrMod(paddr, pgsize) !== 0) return -EINVAL;
     const size = pgsize * pgcount;
     const ret = this.intelIommuMap(iova, paddr, size, prot);
     if (ret === 0 && mapped !== undefined) mapped.mapped += size;
@@ -179,7 +179,7 @@ class VtdSlPgtable extends IoPgtableBase implements IoPgtableOps {
 
   /** `intel_iommu_map` + `__domain_mapping`. */
   private intelIommuMap(iova: number, paddr: number, size: number, prot: number): number {
-    if (iova % VTD_PAGE_SIZE !== 0 || paddr % VTD_PAGE_SIZE !== 0 || size % VTD_PAGE_SIZE !== 0) return -EINVAL;
+    if (addrMod(iova, VTD_PAGE_SIZE) !== 0 || addrMod(paddr, VTD_PAGE_SIZE) !== 0 || addrMod(size, VTD_PAGE_SIZE) !== 0) return -EINVAL;
     if (iova + size > this.widthLimit) {
       this.warn(`intel_iommu_map: iommu width (${this.cfg.ias}) is not sufficient for the mapped address (${(iova + size).toString(16)})`);
       return -EFAULT;
@@ -307,7 +307,7 @@ class VtdSlPgtable extends IoPgtableBase implements IoPgtableOps {
     let pfn = Math.max(startPfn, basePfn);
     let idx = VtdSlPgtable.offset(pfn, lvl);
     do {
-      const levelPfn = pfn - (pfn % lvlPages);
+      const levelPfn = pfn - addrMod(pfn, lvlPages);
       const a = ta[idx] as number;
       if ((a & 3) !== 0) {
         const covered = startPfn <= levelPfn && lastPfn >= levelPfn + lvlPages - 1;
@@ -342,7 +342,7 @@ class VtdSlPgtable extends IoPgtableBase implements IoPgtableOps {
     for (let lvl = this.levels; lvl >= 1; lvl--) {
       const span = LVL_PAGES[lvl] as number;
       const q = Math.floor(pfn / span);
-      const idx = q % VTD_STRIDE;
+      const idx = addrMod(q, VTD_STRIDE);
       const a = (attr[t] as Uint32Array)[idx] as number;
       if ((a & 3) === 0) return false;
       if (lvl === 1 || (a & DMA_PTE_LARGE_PAGE) !== 0) {
