@@ -128,43 +128,39 @@ export class BusMaster {
       const paddr = busAddr + this.dmaOffset;
       const r = paddr < 0 ? -1 : this.ram.tryRamOffset(paddr, len);
       if (r < 0) this.fault('bus', busAddr, len, write);
-      const cache = this.coherent ? this.machine.cache : null;
-      if (write) {
-        if (cache !== null) cache.snoopWriteAt(r, len);
-        this.ram.writeAt(r, buf, off, len);
-        this.counters.deviceBytesWritten += len;
-      } else {
-        this.ram.readAt(r, buf, off, len);
-        if (cache !== null) cache.snoopReadAt(r, buf, off, len);
-        this.counters.deviceBytesRead += len;
-      }
+      this.moveRun(r, buf, off, len, write);
+      if (write) this.counters.deviceBytesWritten += len;
+      else this.counters.deviceBytesRead += len;
       if (this.observers.active) this.observers.emitAccess('device', write, paddr, len, this.name, -1, null);
       return;
     }
     const runs = this.translateAll(translation, busAddr, len, write);
 
     // Every run checked: now move the bytes.
-    const m = this.machine;
-    const cache = this.coherent ? m.cache : null;
     let pos = off;
     for (let i = 0; i < runs; i++) {
-      const r = this.runRam[i]!;
       const n = this.runLen[i]!;
-      if (write) {
-        if (cache !== null) cache.snoopWriteAt(r, n);
-        m.ram.writeAt(r, buf, pos, n);
-      } else {
-        m.ram.readAt(r, buf, pos, n);
-        if (cache !== null) cache.snoopReadAt(r, buf, pos, n);
-      }
+      this.moveRun(this.runRam[i]!, buf, pos, n, write);
       pos += n;
     }
-    if (write) m.counters.deviceBytesWritten += len;
-    else m.counters.deviceBytesRead += len;
-    if (m.observers.active) {
+    if (write) this.counters.deviceBytesWritten += len;
+    else this.counters.deviceBytesRead += len;
+    if (this.observers.active) {
       for (let i = 0; i < runs; i++) {
-        m.observers.emitAccess('device', write, this.runPaddr[i]!, this.runLen[i]!, this.name, -1, null);
+        this.observers.emitAccess('device', write, this.runPaddr[i]!, this.runLen[i]!, this.name, -1, null);
       }
+    }
+  }
+
+  /** Moves one checked run at RAM offset `r`, snooping the CPU cache when the device is coherent. */
+  private moveRun(r: number, buf: Uint8Array, pos: number, n: number, write: boolean): void {
+    const cache = this.coherent ? this.machine.cache : null;
+    if (write) {
+      if (cache !== null) cache.snoopWriteAt(r, n);
+      this.ram.writeAt(r, buf, pos, n);
+    } else {
+      this.ram.readAt(r, buf, pos, n);
+      if (cache !== null) cache.snoopReadAt(r, buf, pos, n);
     }
   }
 
