@@ -21,6 +21,7 @@
  * the stale bytes, exactly as with eager fills.
  */
 
+import { byteRange } from './byte-range.js';
 import { addrMod, checkAddress, checkInteger, checkSize, describe, isPowerOfTwo } from './address.js';
 import type { HwCounters } from './counters.js';
 import { clearBits, countBits, nextClearBit, nextSetBit, setBits, testBit } from './line-bitmap.js';
@@ -203,7 +204,7 @@ export class Cache {
       for (;;) {
         const x = Math.max(from * L, a);
         const y = Math.min(i * L, b);
-        if (y > x) target.set(pair!.subarray(inShadow ? C + x : x, inShadow ? C + y : y), tOff + (base + x - r));
+        if (y > x) target.set(byteRange(pair!, inShadow ? C + x : x, inShadow ? C + y : y), tOff + (base + x - r));
         if (i === lb) break;
         from = i;
         inShadow = !inShadow;
@@ -240,7 +241,7 @@ export class Cache {
       if (src === null) data.fill(value, a, b);
       else {
         const s = sOff + (base + a - r);
-        data.set(s === 0 && b - a === src.length ? src : src.subarray(s, s + (b - a)), a);
+        data.set(s === 0 && b - a === src.length ? src : byteRange(src, s, s + (b - a)), a);
       }
       const la = Math.max(lineA - ci * lpc, 0);
       const lb = Math.min(lineB - ci * lpc, lpc);
@@ -255,13 +256,40 @@ export class Cache {
   /** Writes back the dirty lines that `[r, r + len)` touches (one copy per run); they become clean. */
   cleanAt(r: number, len: number): void {
     if (len === 0) return;
-    this.forLines(r, len, false, true);
+    const L = this.lineSize;
+    const lpc = this.linesPerChunk;
+    const lineA = Math.floor(r / L);
+    const ci = Math.floor(lineA / lpc);
+    const lb = Math.ceil((r + len) / L) - ci * lpc;
+    if (lb > lpc) return this.forLines(r, len, false, true);
+    // Inside one chunk (every DMA buffer of a page or less): no chunk loop.
+    const dirty = this.dirty[ci];
+    if (dirty === null || dirty === undefined) return;
+    const la = lineA - ci * lpc;
+    for (let i = nextSetBit(dirty, la, lb); i < lb; ) {
+      const j = nextClearBit(dirty, i, lb);
+      this.writeBackRun(ci, i, j);
+      i = nextSetBit(dirty, j, lb);
+    }
+    clearBits(dirty, la, lb);
   }
 
   /** Drops the lines that `[r, r + len)` touches, dirty or not. */
   invalidateAt(r: number, len: number): void {
     if (len === 0) return;
-    this.forLines(r, len, true, false);
+    const L = this.lineSize;
+    const lpc = this.linesPerChunk;
+    const lineA = Math.floor(r / L);
+    const ci = Math.floor(lineA / lpc);
+    const lb = Math.ceil((r + len) / L) - ci * lpc;
+    if (lb > lpc || this.capacity > 0) return this.forLines(r, len, true, false);
+    // Inside one chunk, no slots to free: three bit ranges cleared, no chunk loop.
+    const valid = this.valid[ci];
+    if (valid === null || valid === undefined) return;
+    const la = lineA - ci * lpc;
+    clearBits(this.dirty[ci]!, la, lb);
+    clearBits(valid, la, lb);
+    clearBits(this.shadowed[ci]!, la, lb);
   }
 
   /** Writes back the dirty lines that `[r, r + len)` touches, then drops them all. */
@@ -294,7 +322,7 @@ export class Cache {
         const j = nextClearBit(dirty, i, lb);
         const x = Math.max(i * L, r - base);
         const y = Math.min(j * L, end - base);
-        target.set(data.subarray(x, y), tOff + (base + x - r));
+        target.set(byteRange(data, x, y), tOff + (base + x - r));
         i = nextSetBit(dirty, j, lb);
       }
     }
