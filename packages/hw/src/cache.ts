@@ -21,7 +21,6 @@
  * the stale bytes, exactly as with eager fills.
  */
 
-import { byteRange } from './byte-range.js';
 import { addrMod, checkAddress, checkInteger, checkSize, describe, isPowerOfTwo } from './address.js';
 import type { HwCounters } from './counters.js';
 import { clearBits, countBits, nextClearBit, nextSetBit, setBits, testBit } from './line-bitmap.js';
@@ -204,7 +203,7 @@ export class Cache {
       for (;;) {
         const x = Math.max(from * L, a);
         const y = Math.min(i * L, b);
-        if (y > x) target.set(byteRange(pair!, inShadow ? C + x : x, inShadow ? C + y : y), tOff + (base + x - r));
+        if (y > x) target.set(pair!.subarray(inShadow ? C + x : x, inShadow ? C + y : y), tOff + (base + x - r));
         if (i === lb) break;
         from = i;
         inShadow = !inShadow;
@@ -241,7 +240,7 @@ export class Cache {
       if (src === null) data.fill(value, a, b);
       else {
         const s = sOff + (base + a - r);
-        data.set(s === 0 && b - a === src.length ? src : byteRange(src, s, s + (b - a)), a);
+        data.set(s === 0 && b - a === src.length ? src : src.subarray(s, s + (b - a)), a);
       }
       const la = Math.max(lineA - ci * lpc, 0);
       const lb = Math.min(lineB - ci * lpc, lpc);
@@ -322,7 +321,7 @@ export class Cache {
         const j = nextClearBit(dirty, i, lb);
         const x = Math.max(i * L, r - base);
         const y = Math.min(j * L, end - base);
-        target.set(byteRange(data, x, y), tOff + (base + x - r));
+        target.set(data.subarray(x, y), tOff + (base + x - r));
         i = nextSetBit(dirty, j, lb);
       }
     }

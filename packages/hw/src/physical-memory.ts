@@ -7,7 +7,6 @@
  * layout. Untouched memory reads as zeros.
  */
 
-import { byteRange } from './byte-range.js';
 import { ADDRESS_LIMIT, addrMod, checkAddress, checkBytes, checkInteger, checkSize, checkWindow, describe, hex, isPowerOfTwo } from './address.js';
 import type { MemoryRegion } from './types.js';
 
@@ -211,7 +210,7 @@ export class PhysicalMemory {
       const chunk = this.chunks[ci];
       if (chunk === null || chunk === undefined) target.fill(0, tOff, tOff + n);
       else if (n === size) target.set(chunk, tOff);
-      else target.set(byteRange(chunk, inChunk, inChunk + n), tOff);
+      else target.set(chunk.subarray(inChunk, inChunk + n), tOff);
       tOff += n;
       len -= n;
       ci++;
@@ -228,7 +227,7 @@ export class PhysicalMemory {
       const n = Math.min(len, size - inChunk);
       if (this.watched[ci] === 1) this.watcher!(ci, inChunk, inChunk + n);
       const chunk = this.chunks[ci] ?? this.allocate(ci);
-      chunk.set(sOff === 0 && n === src.length ? src : byteRange(src, sOff, sOff + n), inChunk);
+      chunk.set(sOff === 0 && n === src.length ? src : src.subarray(sOff, sOff + n), inChunk);
       sOff += n;
       len -= n;
       ci++;
@@ -267,7 +266,7 @@ export class PhysicalMemory {
       } else {
         const target = this.chunks[dci] ?? this.allocate(dci);
         if (target === source) target.copyWithin(to - dci * size, sOff, sOff + n);
-        else target.set(byteRange(source, sOff, sOff + n), to - dci * size);
+        else target.set(source.subarray(sOff, sOff + n), to - dci * size);
       }
       done += n;
     }

@@ -10,7 +10,6 @@
  * CPUs and devices do not. Drains go straight to memory, past any cache.
  */
 
-import { byteRange } from './byte-range.js';
 import { addrMod, checkInteger, isPowerOfTwo } from './address.js';
 import type { HwCounters } from './counters.js';
 import type { PhysicalMemory } from './physical-memory.js';
@@ -138,7 +137,7 @@ export class WriteCombineBuffer {
       if (src === null) this.data.fill(value, x, y);
       else {
         const s = sOff + (pos - r);
-        this.data.set(byteRange(src, s, s + (stop - pos)), x);
+        this.data.set(src.subarray(s, s + (stop - pos)), x);
       }
       const had = this.validBytes[slot]!;
       if (had === 0) {
@@ -178,17 +177,17 @@ export class WriteCombineBuffer {
       const base = slot * E - b;
       const v = this.validBytes[slot]!;
       if (v === E) {
-        target.set(byteRange(this.data, base + lo, base + hi), tOff + (lo - r));
+        target.set(this.data.subarray(base + lo, base + hi), tOff + (lo - r));
         continue;
       }
       if (v === this.hi[slot]! - this.lo[slot]!) {
         const x = Math.max(this.lo[slot]!, base + lo);
         const y = Math.min(this.hi[slot]!, base + hi);
-        if (y > x) target.set(byteRange(this.data, x, y), tOff + (x - base - r));
+        if (y > x) target.set(this.data.subarray(x, y), tOff + (x - base - r));
         continue;
       }
       forRuns(this.mask, base + lo, base + hi, (x, y) => {
-        target.set(byteRange(this.data, x, y), tOff + (x - base - r));
+        target.set(this.data.subarray(x, y), tOff + (x - base - r));
       });
     }
   }
@@ -209,7 +208,7 @@ export class WriteCombineBuffer {
       const hi = Math.min(b + E, end);
       const base = slot * E - b;
       if (src === null) this.data.fill(value, base + lo, base + hi);
-      else this.data.set(byteRange(src, sOff + (lo - r), sOff + (hi - r)), base + lo);
+      else this.data.set(src.subarray(sOff + (lo - r), sOff + (hi - r)), base + lo);
     }
   }
 
@@ -221,7 +220,7 @@ export class WriteCombineBuffer {
     const E = this.entrySize;
     const n = k * E;
     if (src === null) this.data.fill(value, 0, n);
-    else this.data.set(s === 0 && n === src.length ? src : byteRange(src, s, s + n), 0);
+    else this.data.set(s === 0 && n === src.length ? src : src.subarray(s, s + n), 0);
     this.mask.fill(1, 0, n);
     this.validBytes.fill(E, 0, k);
     for (let i = 0; i < k; i++) this.block[i] = pos + i * E;
