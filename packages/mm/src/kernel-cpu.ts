@@ -23,7 +23,7 @@ export class KernelCpu {
   constructor(hw: PhysicalCpuAccess, mm: KernelAddressSpace) {
     this.hw = hw;
     this.tables = mm.kernelPageTable;
-    this.runs = new RunCopier(hw);
+    this.runs = new RunCopier(hw, mm.kernelPageTable.pageSize);
   }
 
   /** smp_processor_id(). */
@@ -75,6 +75,11 @@ export class KernelCpu {
     if (paddr >= 0) {
       if (write) this.hw.cpuWrite(paddr, buffer, 'normal', offset, length);
       else this.hw.cpuReadInto(paddr, buffer, 'normal', offset, length);
+      return;
+    }
+    const pte = this.tables.onePagePte(kva, length, write);
+    if (pte >= 0) {
+      this.runs.copyInPage(pte, kva, buffer, offset, length, write);
       return;
     }
     this.tables.checkAccess(kva, length, write);

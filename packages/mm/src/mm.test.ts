@@ -5,7 +5,8 @@ import * as errno from './errno.js';
 import { GFP_ATOMIC, GFP_KERNEL, GFP_NOWAIT, gfpZone, __GFP_DMA, __GFP_HIGHMEM, __GFP_ZERO } from './gfp.js';
 import { addressArea, CONSISTENT_BASE, NO_KERNEL_MAPPING_BASE, PAGE_OFFSET, USER_SPACE_END, VMALLOC_START } from './layout.js';
 import { Mm } from './mm.js';
-import { makePgprot, PAGE_KERNEL, PAGE_SHARED, pgprotNoncached, pgprotWritecombine, PROT_READ, PROT_USER, PROT_WRITE } from './pgprot.js';
+import { remapPfnRange } from './memory.js';
+import { makePgprot, PAGE_KERNEL, PAGE_READONLY, PAGE_SHARED, pgprotNoncached, pgprotWritecombine, PROT_READ, PROT_USER, PROT_WRITE } from './pgprot.js';
 import { GiB, machine, MiB, pattern, thrown, x86Machine } from './test-machine.js';
 
 const PAGE = 4096;
@@ -136,6 +137,26 @@ describe('the linear map and the kernel CPU', () => {
       expect(() => mm.cpu.readInto(kva, into, 40, 32)).toThrow(/length/);
       expect(() => mm.cpu.write(kva, bytes, -1)).toThrow(/offset/);
     }
+  });
+
+  test('accesses inside one mapped page and across its edge: each byte lands once, a fault moves nothing', () => {
+    const { mm } = x86Machine();
+    const kva = mm.vmap([mm.allocPages(0) as number, mm.allocPages(0) as number], pgprotNoncached(PAGE_KERNEL)) as number;
+    // The last 16 bytes of the first page, then 16 that straddle both pages (two pages, two frames).
+    mm.cpu.write(kva + PAGE - 16, pattern(16));
+    mm.cpu.write(kva + 2 * PAGE - 24, pattern(32).subarray(16), 0, 8);
+    expect(mm.cpu.read(kva + PAGE - 16, 16)).toEqual(pattern(16));
+    expect(mm.cpu.read(kva + 2 * PAGE - 24, 8)).toEqual(pattern(32).subarray(16, 24));
+    expect(mm.memoryTypeAt(kva + PAGE - 1)).toBe('uncached');
+    // vmap leaves a guard page after the area: the store that reaches it writes none of its bytes.
+    expect(thrown(() => mm.cpu.write(kva + 2 * PAGE - 8, new Uint8Array(16).fill(0xee)))).toMatchObject({ reason: 'guard-page' });
+    expect(mm.cpu.read(kva + 2 * PAGE - 8, 8)).toEqual(new Uint8Array(8));
+    // A read-only user page: loads take the one-page path, a store inside it still faults.
+    const proc = mm.createProcess();
+    const ro = proc.mmap(PAGE, (vma) => remapPfnRange(vma, vma.start, mm.allocPages(0) as number, PAGE, vma.pgprot), { pgprot: PAGE_READONLY });
+    expect(proc.read(ro + 8, 8)).toEqual(new Uint8Array(8));
+    expect(thrown(() => proc.write(ro + 8, new Uint8Array([1])))).toMatchObject({ reason: 'read-only', user: true });
+    expect(proc.read(ro + 8, 1)).toEqual(new Uint8Array(1));
   });
 
   test('CpuFault: cookies, the hole, user addresses; a faulting access moves nothing', () => {

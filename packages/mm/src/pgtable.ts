@@ -151,6 +151,20 @@ export class PageTable {
     }
   }
 
+  /**
+   * The PTE behind an access of [va, va + length) that stays inside one page and may proceed
+   * (present; writable for a store), else -1: the caller then checks and walks the range in full,
+   * which raises the fault. A descriptor or a register block in coherent memory, or a small user
+   * read, is one leaf load this way, with no second walk and no visitor call.
+   */
+  onePagePte(va: number, length: number, write: boolean): number {
+    const ps = this.pageSize;
+    if (length <= 0 || Math.floor(va / ps) !== Math.floor((va + length - 1) / ps)) return -1;
+    const pte = this.get(va);
+    if (pte < 0 || (write && (pteFlags(pte) & PROT_WRITE) === 0)) return -1;
+    return pte;
+  }
+
   /** Visits [va, va + length) as runs of physically contiguous pages of one memory type. */
   forEachRun(va: number, length: number, visit: RunVisitor): void {
     const ps = this.pageSize;
@@ -209,7 +223,7 @@ export interface MappedSpace {
  */
 export class KernelPageTable {
   private readonly memmap: MemMap;
-  private readonly pageSize: number;
+  readonly pageSize: number;
   private readonly roStart: number;
   private readonly roEnd: number;
   private readonly spaces: readonly MappedSpace[];
@@ -254,6 +268,12 @@ export class KernelPageTable {
     if (!KernelPageTable.isLinear(kva, length)) return -1;
     this.checkLinear(kva, length, write);
     return kva - PAGE_OFFSET;
+  }
+
+  /** `PageTable.onePagePte` in the vmalloc or consistent space holding `kva`; -1 outside them. */
+  onePagePte(kva: number, length: number, write: boolean): number {
+    const space = this.spaceOf(kva);
+    return space === undefined ? -1 : space.table.onePagePte(kva, length, write);
   }
 
   private checkLinear(kva: number, length: number, write: boolean): void {

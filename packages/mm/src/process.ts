@@ -117,7 +117,7 @@ export class Process {
   private readonly runs: RunCopier;
 
   constructor(hw: PhysicalCpuAccess, pid: number, mm: MmStruct) {
-    this.runs = new RunCopier(hw);
+    this.runs = new RunCopier(hw, mm.pageSize);
     this.pid = pid;
     this.mm = mm;
   }
@@ -216,6 +216,11 @@ export class Process {
     const table = this.mm.pageTable;
     const length = buffer.length;
     if (length === 0) return;
+    const pte = table.onePagePte(uva, length, write);
+    if (pte >= 0) {
+      this.runs.copyInPage(pte, uva, buffer, 0, length, write);
+      return;
+    }
     table.checkAccess(uva, length, write, true, unmappedReason);
     this.runs.copy(table, uva, buffer, 0, length, write);
   }

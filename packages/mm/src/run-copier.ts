@@ -1,6 +1,6 @@
-import type { MemoryType } from '@kdma/hw';
+import { addrMod, type MemoryType } from '@kdma/hw';
 import type { PhysicalCpuAccess } from './hardware.js';
-import type { RunVisitor } from './pgtable.js';
+import { ptePfn, pteMemoryType, type RunVisitor } from './pgtable.js';
 
 const NO_BYTES = new Uint8Array(0);
 
@@ -16,6 +16,7 @@ export interface RunWalker {
  */
 export class RunCopier {
   private readonly hw: PhysicalCpuAccess;
+  private readonly pageSize: number;
   /** The window of the access being walked (`base` is its offset in `buffer`). */
   private buffer: Uint8Array = NO_BYTES;
   private base = 0;
@@ -26,8 +27,16 @@ export class RunCopier {
     this.hw.cpuReadInto(paddr, this.buffer, type, this.base + offset, length);
   };
 
-  constructor(hw: PhysicalCpuAccess) {
+  constructor(hw: PhysicalCpuAccess, pageSize: number) {
     this.hw = hw;
+    this.pageSize = pageSize;
+  }
+
+  /** Stores or loads `buffer[offset, offset + length)` at `va`, inside the one page `pte` maps (already checked). */
+  copyInPage(pte: number, va: number, buffer: Uint8Array, offset: number, length: number, write: boolean): void {
+    const paddr = ptePfn(pte) * this.pageSize + addrMod(va, this.pageSize);
+    if (write) this.hw.cpuWrite(paddr, buffer, pteMemoryType(pte), offset, length);
+    else this.hw.cpuReadInto(paddr, buffer, pteMemoryType(pte), offset, length);
   }
 
   /** Stores (`write`) or loads `buffer[offset, offset + length)` at `va`, already checked, run by run. */
