@@ -101,3 +101,5 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
 }
 
 export { printBench, type BenchRow } from './report.js';
+
+export { ScatteredPages } from './scattered-pages.js';

@@ -19,7 +19,7 @@
 import { createMachine as createArm } from '@kdma/arch-arm';
 import { createMachine as createX86 } from '@kdma/arch-x86';
 import type { Machine } from '@kdma/dma-mapping';
-import { measureEach, printBench, type Measurement } from '@kdma/measure';
+import { measureEach, printBench, ScatteredPages, type Measurement } from '@kdma/measure';
 
 interface Entry {
   readonly name: string;
@@ -64,42 +64,23 @@ function fragment(machine: Machine, pages: number): void {
   for (let i = 1; i < taken.length; i += 2) machine.mm.freePages(taken[i] as number, 0);
 }
 
-/** `PhysicalMemory`'s default chunk: RAM is held in arrays of this size. */
-const RAM_CHUNK = 64 * 1024;
-
 /**
  * The copies a dma-sg frame inherently makes, with `TypedArray.set`: 4 KiB from the source into
  * each page of one of the four buffers in turn (the device's write), then out of each page into
- * the frame (the process's read) — the buffers' own page frames, at their offsets in RAM-sized
- * chunks, so the host's caches and TLB see what the path's copies see.
+ * the frame (the process's read) — the buffers' own page frames.
  */
 function scatteredCopies(label: string, machine: Machine, q: Vb2Queue): Entry {
-  const P = machine.pageSize;
-  const buffers = [0, 1, 2, 3].map((i) => (q.buffer(i)?.planes[0]?.memPriv as Vb2DmaSgBuf).pages);
-  const all = buffers.flat();
-  const low = Math.min(...all);
-  const chunks = new Map<number, Uint8Array>();
-  const at = (pfn: number): [Uint8Array, number] => {
-    const r = (pfn - low) * P;
-    const ci = Math.floor(r / RAM_CHUNK);
-    let chunk = chunks.get(ci);
-    if (chunk === undefined) chunks.set(ci, (chunk = new Uint8Array(RAM_CHUNK)));
-    return [chunk, r - ci * RAM_CHUNK];
-  };
-  const pages = buffers.map((pfns) => pfns.map(at));
+  const pages = new ScatteredPages(
+    [0, 1, 2, 3].map((i) => (q.buffer(i)?.planes[0]?.memPriv as Vb2DmaSgBuf).pages),
+    machine.pageSize,
+  );
   let turn = 0;
   return {
     name: `${label}: a 4 KiB set into and out of each page (dma-sg baseline)`,
     fn: () => {
-      const buffer = pages[turn++ % 4]!;
-      for (let k = 0; k < buffer.length; k++) {
-        const [chunk, off] = buffer[k]!;
-        chunk.set(src.subarray(k * P, k * P + P), off);
-      }
-      for (let k = 0; k < buffer.length; k++) {
-        const [chunk, off] = buffer[k]!;
-        dst.set(chunk.subarray(off, off + P), k * P);
-      }
+      const buffer = turn++ % 4;
+      pages.copyInto(buffer, src);
+      pages.copyOut(buffer, dst);
     },
   };
 }
