@@ -185,7 +185,7 @@ describe('cache model against a reference', () => {
   const SIZE = 2 * 4096;
   const KINDS = [
     'read', 'write', 'fill', 'clean', 'inv', 'flush', 'devRead', 'devWrite', 'snoopRead', 'snoopWrite', 'ucRead', 'ucWrite',
-    'wcWrite', 'ramWrite', 'ramFill', 'ucCopy', 'copy',
+    'wcWrite', 'ramWrite', 'ramFill', 'ucCopy', 'copy', 'writeWords', 'cleanWords', 'invWords', 'flushWords',
   ];
 
   /** A plain line-by-line model: Map order is LRU order (first = least recent). */
@@ -319,6 +319,29 @@ describe('cache model against a reference', () => {
               ref.clean(p, n);
               ref.inv(p, n);
               break;
+            // Ranges of whole bitmap words (32 lines: a page-aligned page and more), as DMA maps
+            // and unmaps of pages make them.
+            case 'writeWords':
+            case 'cleanWords':
+            case 'invWords':
+            case 'flushWords': {
+              const W = 32 * L;
+              const a = Math.floor(p / W) * W;
+              const m = Math.min(SIZE - a, W * (1 + (seed % 2)));
+              if (kind === 'writeWords') {
+                hw.cpuWrite(0x10000 + a, pattern(m, seed), 'normal');
+                ref.write(a, pattern(m, seed));
+              } else if (kind === 'cleanWords') {
+                hw.cacheClean(0x10000 + a, m);
+                ref.clean(a, m);
+              } else {
+                if (kind === 'flushWords') hw.cacheFlush(0x10000 + a, m);
+                else hw.cacheInvalidate(0x10000 + a, m);
+                if (kind === 'flushWords') ref.clean(a, m);
+                ref.inv(a, m);
+              }
+              break;
+            }
             case 'devRead':
             case 'ucRead':
               expectBytes(kind === 'devRead' ? plain.dmaRead(p, n) : hw.cpuRead(pa, n, 'uncached'), ref.mem.slice(p, p + n));
