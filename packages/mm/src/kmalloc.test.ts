@@ -85,10 +85,32 @@ describe('kmalloc', () => {
     const after = mm.stats();
     mm.kfree(a);
     expect(thrown(() => mm.kfree(a)).message).toMatch(/already free \(double free\)/);
-    mm.kfree(b); // the slab is empty now and goes back to the page allocator
+    mm.kfree(b); // the slab is empty now; SLUB keeps it cached, so a second kfree is a double free
+    expect(thrown(() => mm.kfree(b)).message).toMatch(/already free \(double free\)/);
+    expect(mm.kmemCacheShrink()).toBe(1);
     expect(thrown(() => mm.kfree(b)).message).toMatch(/not an address that kmalloc returned/);
     expect(thrown(() => mm.kmalloc(-1)).message).toMatch(/^size/);
     expect(before.freePages - after.freePages).toBe(2); // the page and the vmalloc page, nothing else moved
+  });
+
+  test('empty slabs stay cached up to min_partial a cache, as SLUB keeps them, and kmemCacheShrink gives them back', () => {
+    const { mm } = machine([{ base: 0, size: 16 * MiB }]);
+    const free = mm.stats().freePages;
+    // kmalloc-2048: four objects on a two-page slab. Ten slabs' worth, then all freed.
+    const objects = Array.from({ length: 40 }, () => mm.kmalloc(2048) as number);
+    expect(free - mm.stats().freePages).toBe(20);
+    for (const kva of objects) mm.kfree(kva);
+    // set_min_partial(ilog2(2048) / 2) is clamped up to MIN_PARTIAL (5); __slab_free keeps an empty
+    // slab while the partial list, itself included, is shorter than that: four stay cached.
+    expect(free - mm.stats().freePages).toBe(8);
+    expect(mm.slabinfo()).toEqual([expect.objectContaining({ name: 'kmalloc-2k', activeObjects: 0, slabs: 4 })]);
+    // A refill takes the cached slabs first: no page moves.
+    const again = Array.from({ length: 16 }, () => mm.kmalloc(2048) as number);
+    expect(free - mm.stats().freePages).toBe(8);
+    for (const kva of again) mm.kfree(kva);
+    expect(mm.kmemCacheShrink()).toBe(8);
+    expect(mm.stats().freePages).toBe(free);
+    expect(mm.kmemCacheShrink()).toBe(0);
   });
 
   test('property: live objects never overlap, and freeing everything restores the free pages', () => {
@@ -110,6 +132,9 @@ describe('kmalloc', () => {
           if (next !== undefined) expect(kva + mm.ksize(kva)).toBeLessThanOrEqual(next[0]);
         }
         for (const [kva] of live) mm.kfree(kva);
+        // SLUB keeps a few empty slabs a cache (min_partial); shrinking returns them all.
+        const cached = free - mm.stats().freePages;
+        expect(mm.kmemCacheShrink()).toBe(cached);
         expect(mm.stats().freePages).toBe(free);
       }),
       { numRuns: 60 },

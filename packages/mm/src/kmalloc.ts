@@ -33,6 +33,10 @@ interface KmemCache {
   /** Slabs with at least one free object, oldest first: a list through `Slab.prev`/`next`. */
   partialHead: Slab | null;
   partialTail: Slab | null;
+  /** `n->nr_partial`: slabs on the partial list, empty ones included. */
+  nrPartial: number;
+  /** `s->min_partial`: empty slabs stay on the partial list while it is shorter than this. */
+  readonly minPartial: number;
   slabs: number;
   active: number;
 }
@@ -103,6 +107,9 @@ export class Kmalloc {
       gfpZone: dma ? __GFP_DMA : 0,
       partialHead: null,
       partialTail: null,
+      nrPartial: 0,
+      // set_min_partial(s, ilog2(s->size) / 2), clamped to [MIN_PARTIAL, MAX_PARTIAL] = [5, 10].
+      minPartial: Math.min(10, Math.max(5, Math.floor(shift / 2))),
       slabs: 0,
       active: 0,
     };
@@ -153,8 +160,12 @@ export class Kmalloc {
     return PAGE_OFFSET + paddr;
   }
 
-  /** Finds the slab object or large allocation at `kva`; throws for anything else. */
-  private lookup(kva: number, caller: string): { slab: Slab; index: number } | { pfn: number; order: number } {
+  /**
+   * The slab holding the live object at `kva`, or null for a kmalloc_large allocation; throws for
+   * anything else (not kmalloc's, inside an object, or already free). No result object: kfree runs
+   * once per packet on a NIC's receive path.
+   */
+  private slabOf(kva: number, caller: string): Slab | null {
     checkInteger(kva, 'kva');
     const paddr = kva - PAGE_OFFSET;
     if (paddr >= 0) {
@@ -165,12 +176,10 @@ export class Kmalloc {
         if (offset % slab.cache.size !== 0) {
           throw new Error(`${caller}(${hex(kva)}): invalid object pointer into ${slab.cache.name} (not the start of an object)`);
         }
-        const index = offset / slab.cache.size;
-        if (slab.inUse[index] !== 1) throw new Error(`${caller}(${hex(kva)}): object in ${slab.cache.name} is already free (double free)`);
-        return { slab, index };
+        if (slab.inUse[offset / slab.cache.size] !== 1) throw new Error(`${caller}(${hex(kva)}): object in ${slab.cache.name} is already free (double free)`);
+        return slab;
       }
-      const order = this.large.get(pfn);
-      if (order !== undefined && addrMod(paddr, this.pageSize) === 0) return { pfn, order };
+      if (this.large.has(pfn) && addrMod(paddr, this.pageSize) === 0) return null;
     }
     throw new Error(`${caller}(${hex(kva)}): not an address that kmalloc returned`);
   }
@@ -178,35 +187,56 @@ export class Kmalloc {
   /** kfree(): null and ZERO_SIZE_PTR are ignored; anything kmalloc did not return throws. */
   kfree(kva: number | null): void {
     if (kva === null || kva === ZERO_SIZE_PTR) return;
-    const found = this.lookup(kva, 'kfree');
-    if ('pfn' in found) {
-      this.pages.freePages(found.pfn, found.order);
-      this.large.delete(found.pfn);
+    const slab = this.slabOf(kva, 'kfree');
+    if (slab === null) {
+      const pfn = (kva - PAGE_OFFSET) / this.pageSize;
+      this.pages.freePages(pfn, this.large.get(pfn) as number);
+      this.large.delete(pfn);
       return;
     }
-    const { slab, index } = found;
     const cache = slab.cache;
+    const index = (kva - PAGE_OFFSET - slab.pfn * this.pageSize) / cache.size;
     slab.inUse[index] = 0;
     slab.freeStack[slab.top] = index;
     slab.top++;
     cache.active--;
-    if (slab.top === cache.objectsPerSlab) {
-      // An empty slab goes back to the page allocator at once (SLUB keeps a few; kdma keeps none,
-      // so that freeing everything restores the free page count).
-      removePartial(cache, slab);
-      for (let i = 0; i < pow2(cache.slabOrder); i++) this.slabByPfn.delete(slab.pfn + i);
-      this.pages.freePages(slab.pfn, cache.slabOrder);
-      cache.slabs--;
-    } else if (slab.top === 1) {
-      addPartial(cache, slab);
+    // __slab_free(): an empty slab stays cached on the partial list while that list is shorter
+    // than min_partial (a NIC's refill takes it straight back), else its pages go back.
+    if (slab.top === cache.objectsPerSlab && cache.nrPartial >= cache.minPartial) this.discardSlab(slab);
+    else if (!slab.listed) addPartial(cache, slab);
+  }
+
+  /** `discard_slab`: an empty slab's pages go back to the page allocator. */
+  private discardSlab(slab: Slab): void {
+    const cache = slab.cache;
+    removePartial(cache, slab);
+    for (let i = 0; i < pow2(cache.slabOrder); i++) this.slabByPfn.delete(slab.pfn + i);
+    this.pages.freePages(slab.pfn, cache.slabOrder);
+    cache.slabs--;
+  }
+
+  /** `kmem_cache_shrink` of every kmalloc cache: the empty slabs kept cached go back; returns the pages freed. */
+  shrink(): number {
+    let pages = 0;
+    for (const cache of [...this.normalBySize, ...this.dmaBySize]) {
+      if (cache === undefined) continue;
+      for (let slab = cache.partialHead; slab !== null; ) {
+        const next = slab.next;
+        if (slab.top === cache.objectsPerSlab) {
+          this.discardSlab(slab);
+          pages += pow2(cache.slabOrder);
+        }
+        slab = next;
+      }
     }
+    return pages;
   }
 
   /** ksize(): the usable size of the object at `kva` (its size class). */
   ksize(kva: number): number {
     if (kva === ZERO_SIZE_PTR) return 0;
-    const found = this.lookup(kva, 'ksize');
-    return 'pfn' in found ? this.pageSize * pow2(found.order) : found.slab.cache.size;
+    const slab = this.slabOf(kva, 'ksize');
+    return slab === null ? this.pageSize * pow2(this.large.get((kva - PAGE_OFFSET) / this.pageSize) as number) : slab.cache.size;
   }
 
   /** /proc/slabinfo for the kmalloc caches that have been used, smallest first. */
@@ -225,6 +255,7 @@ function addPartial(cache: KmemCache, slab: Slab): void {
   if (cache.partialTail === null) cache.partialHead = slab;
   else cache.partialTail.next = slab;
   cache.partialTail = slab;
+  cache.nrPartial++;
   slab.listed = true;
 }
 
@@ -235,6 +266,7 @@ function removePartial(cache: KmemCache, slab: Slab): void {
   else slab.prev.next = slab.next;
   if (slab.next === null) cache.partialTail = slab.prev;
   else slab.next.prev = slab.prev;
+  cache.nrPartial--;
   slab.prev = null;
   slab.next = null;
   slab.listed = false;

@@ -393,6 +393,15 @@ export class Mm {
     return this.slab.ksize(kva);
   }
 
+  /**
+   * `kmem_cache_shrink()` of every kmalloc cache: the empty slabs SLUB keeps cached (while a
+   * cache's partial list is shorter than `min_partial`) go back to the page allocator, so that
+   * freeing everything and shrinking restores the free page count. Returns the pages freed.
+   */
+  kmemCacheShrink(): number {
+    return this.slab.shrink();
+  }
+
   /** ARCH_KMALLOC_MINALIGN of this machine. */
   get kmallocMinAlign(): number {
     return this.slab.minAlign;
