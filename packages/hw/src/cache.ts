@@ -21,6 +21,7 @@
  * the stale bytes, exactly as with eager fills.
  */
 
+import { ViewCache } from './view-cache.js';
 import { addrMod, checkAddress, checkInteger, checkSize, describe, isPowerOfTwo } from './address.js';
 import type { HwCounters } from './counters.js';
 import { clearBits, countBits, nextClearBit, nextSetBit, setBits, testBit } from './line-bitmap.js';
@@ -94,6 +95,8 @@ export class Cache {
   private used = 0;
   private head = -1;
   private tail = -1;
+  /** Views of the windows copied most recently (see ViewCache). */
+  private readonly views = new ViewCache();
 
   constructor(
     private readonly ram: PhysicalMemory,
@@ -203,7 +206,7 @@ export class Cache {
       for (;;) {
         const x = Math.max(from * L, a);
         const y = Math.min(i * L, b);
-        if (y > x) target.set(pair!.subarray(inShadow ? C + x : x, inShadow ? C + y : y), tOff + (base + x - r));
+        if (y > x) target.set(this.views.view(pair!, ci, inShadow ? C + x : x, y - x), tOff + (base + x - r));
         if (i === lb) break;
         from = i;
         inShadow = !inShadow;
@@ -240,7 +243,7 @@ export class Cache {
       if (src === null) data.fill(value, a, b);
       else {
         const s = sOff + (base + a - r);
-        data.set(s === 0 && b - a === src.length ? src : src.subarray(s, s + (b - a)), a);
+        data.set(s === 0 && b - a === src.length ? src : this.views.sourceView(src, s, b - a), a);
       }
       const la = Math.max(lineA - ci * lpc, 0);
       const lb = Math.min(lineB - ci * lpc, lpc);
@@ -321,7 +324,7 @@ export class Cache {
         const j = nextClearBit(dirty, i, lb);
         const x = Math.max(i * L, r - base);
         const y = Math.min(j * L, end - base);
-        target.set(data.subarray(x, y), tOff + (base + x - r));
+        target.set(this.views.view(data, ci, x, y - x), tOff + (base + x - r));
         i = nextSetBit(dirty, j, lb);
       }
     }

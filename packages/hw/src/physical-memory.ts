@@ -7,6 +7,7 @@
  * layout. Untouched memory reads as zeros.
  */
 
+import { ViewCache } from './view-cache.js';
 import { ADDRESS_LIMIT, addrMod, checkAddress, checkBytes, checkInteger, checkSize, checkWindow, describe, hex, isPowerOfTwo } from './address.js';
 import type { MemoryRegion } from './types.js';
 
@@ -53,6 +54,8 @@ export class PhysicalMemory {
   /** The span the last lookup hit: most accesses fall in the same one. */
   private lastSpan: Span;
   private watcher: RamWriteWatcher | null = null;
+  /** Views of the windows copied most recently (see ViewCache). */
+  private readonly viewCache = new ViewCache();
   /** Per chunk: 1 where the watcher must hear of writes. */
   private readonly watched: Uint8Array;
 
@@ -210,7 +213,7 @@ export class PhysicalMemory {
       const chunk = this.chunks[ci];
       if (chunk === null || chunk === undefined) target.fill(0, tOff, tOff + n);
       else if (n === size) target.set(chunk, tOff);
-      else target.set(chunk.subarray(inChunk, inChunk + n), tOff);
+      else target.set(this.viewCache.view(chunk, ci, inChunk, n), tOff);
       tOff += n;
       len -= n;
       ci++;
@@ -227,7 +230,7 @@ export class PhysicalMemory {
       const n = Math.min(len, size - inChunk);
       if (this.watched[ci] === 1) this.watcher!(ci, inChunk, inChunk + n);
       const chunk = this.chunks[ci] ?? this.allocate(ci);
-      chunk.set(sOff === 0 && n === src.length ? src : src.subarray(sOff, sOff + n), inChunk);
+      chunk.set(sOff === 0 && n === src.length ? src : this.viewCache.sourceView(src, sOff, n), inChunk);
       sOff += n;
       len -= n;
       ci++;
@@ -266,7 +269,7 @@ export class PhysicalMemory {
       } else {
         const target = this.chunks[dci] ?? this.allocate(dci);
         if (target === source) target.copyWithin(to - dci * size, sOff, sOff + n);
-        else target.set(source.subarray(sOff, sOff + n), to - dci * size);
+        else target.set(this.viewCache.view(source, sci, sOff, n), to - dci * size);
       }
       done += n;
     }

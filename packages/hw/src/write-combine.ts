@@ -10,6 +10,7 @@
  * CPUs and devices do not. Drains go straight to memory, past any cache.
  */
 
+import { ViewCache } from './view-cache.js';
 import { addrMod, checkInteger, isPowerOfTwo } from './address.js';
 import type { HwCounters } from './counters.js';
 import type { PhysicalMemory } from './physical-memory.js';
@@ -34,6 +35,8 @@ export class WriteCombineBuffer {
   /** Ring position of the oldest entry, and the number of pending entries. */
   private head = 0;
   private count = 0;
+  /** Views of the windows copied most recently (see ViewCache). */
+  private readonly views = new ViewCache();
 
   constructor(
     private readonly ram: PhysicalMemory,
@@ -137,7 +140,7 @@ export class WriteCombineBuffer {
       if (src === null) this.data.fill(value, x, y);
       else {
         const s = sOff + (pos - r);
-        this.data.set(src.subarray(s, s + (stop - pos)), x);
+        this.data.set(this.views.sourceView(src, s, stop - pos), x);
       }
       const had = this.validBytes[slot]!;
       if (had === 0) {
@@ -177,17 +180,17 @@ export class WriteCombineBuffer {
       const base = slot * E - b;
       const v = this.validBytes[slot]!;
       if (v === E) {
-        target.set(this.data.subarray(base + lo, base + hi), tOff + (lo - r));
+        target.set(this.views.view(this.data, 0, base + lo, hi - lo), tOff + (lo - r));
         continue;
       }
       if (v === this.hi[slot]! - this.lo[slot]!) {
         const x = Math.max(this.lo[slot]!, base + lo);
         const y = Math.min(this.hi[slot]!, base + hi);
-        if (y > x) target.set(this.data.subarray(x, y), tOff + (x - base - r));
+        if (y > x) target.set(this.views.view(this.data, 0, x, y - x), tOff + (x - base - r));
         continue;
       }
       forRuns(this.mask, base + lo, base + hi, (x, y) => {
-        target.set(this.data.subarray(x, y), tOff + (x - base - r));
+        target.set(this.views.view(this.data, 0, x, y - x), tOff + (x - base - r));
       });
     }
   }
@@ -208,7 +211,7 @@ export class WriteCombineBuffer {
       const hi = Math.min(b + E, end);
       const base = slot * E - b;
       if (src === null) this.data.fill(value, base + lo, base + hi);
-      else this.data.set(src.subarray(sOff + (lo - r), sOff + (hi - r)), base + lo);
+      else this.data.set(this.views.sourceView(src, sOff + (lo - r), hi - lo), base + lo);
     }
   }
 
@@ -220,7 +223,7 @@ export class WriteCombineBuffer {
     const E = this.entrySize;
     const n = k * E;
     if (src === null) this.data.fill(value, 0, n);
-    else this.data.set(s === 0 && n === src.length ? src : src.subarray(s, s + n), 0);
+    else this.data.set(s === 0 && n === src.length ? src : this.views.sourceView(src, s, n), 0);
     this.mask.fill(1, 0, n);
     this.validBytes.fill(E, 0, k);
     for (let i = 0; i < k; i++) this.block[i] = pos + i * E;
