@@ -61,21 +61,23 @@ export function alignUp(value: number, alignment: number): number {
 
 /** Rounds `value` down to a multiple of `alignment` (kernel `ALIGN_DOWN`). */
 export function alignDown(value: number, alignment: number): number {
-  return Math.floor(value / alignment) * alignment;
+  return floor(value / alignment) * alignment;
 }
 
 /**
  * `value % divisor` for a non-negative address and a positive integer divisor. V8 computes `%` on
  * numbers past 2^31 (most physical addresses on ARM, every kernel virtual address) with a call to
- * a C `fmod`, ten times the cost of this; the quotient's floor is exact below 2^52.
+ * a C `fmod`, ten times the cost of this; the quotient's floor is exact below 2^52. (`floor`, not
+ * `Math.floor`: the shorter bytecode keeps this and `isAligned` under V8's size for inlining
+ * small functions, which it does even when a call chain has used up its inlining budget.)
  */
 export function addrMod(value: number, divisor: number): number {
-  return value - Math.floor(value / divisor) * divisor;
+  return value - floor(value / divisor) * divisor;
 }
 
 /** `IS_ALIGNED(value, alignment)`. */
 export function isAligned(value: number, alignment: number): boolean {
-  return Math.floor(value / alignment) * alignment === value;
+  return addrMod(value, alignment) === 0;
 }
 
 /** The low `bits` bits of `value` (`value & ((1 << bits) - 1)` without truncation). */
