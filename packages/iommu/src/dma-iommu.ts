@@ -6,15 +6,16 @@ import {
   DMA_TO_DEVICE,
   type DmaDataDirection,
 } from '@kdma/dma-attrs';
-import { alignUp, bitMask, hex } from '@kdma/hw';
+import { addrMod, alignUp, bitMask, hex } from '@kdma/hw';
 import { DMA_MAPPING_ERROR, EINVAL, ENOMEM, type Device, type Machine } from '@kdma/dma-mapping';
 import { DMA_F_CAN_SKIP_SYNC, minNotZero, type DmaMapOps } from '@kdma/dma-mapping/ops';
 import type { Scatterlist } from '@kdma/scatterlist';
 import { IommuDmaFlushQueue } from './dma-iommu-fq.js';
 import { IOMMU_CACHE, IOMMU_MMIO, IOMMU_PRIV, IOMMU_READ, IOMMU_WRITE } from './io-pgtable.js';
 import { IovaDomain } from './iova.js';
+import type {
+  DevIommu} from './iommu.js';
 import {
-  DevIommu,
   devIommu,
   IOMMU_DOMAIN_DMA_FQ,
   iommuIotlbGatherInit,
@@ -100,11 +101,10 @@ export function iommuDmaFlushQueueDrain(domain: IommuDomain): void {
 
 /** The DMA domain of a device using iommu_dma_ops (its group's default domain, with a cookie). */
 export function dmaDomain(dev: Device): IommuDomain {
-  const state = dev.iommu;
-  if (state instanceof DevIommu) {
-    const domain = state.group.defaultDomain;
-    if (domain !== null && domain.dmaCookie !== null) return domain;
-  }
+  // iommu_probe_device is the one writer of dev.iommu (a DevIommu, or null): a field read, not
+  // an instanceof walk, on every map and unmap; anything else there still ends in the error.
+  const domain = (dev.iommu as DevIommu | null)?.group?.defaultDomain;
+  if (domain !== null && domain !== undefined && domain.dmaCookie !== null) return domain;
   throw new Error(`${dev.name} uses iommu_dma_ops but has no IOMMU DMA domain`);
 }
 
@@ -187,7 +187,7 @@ function mapPhysIn(domain: IommuDomain, dev: Device, phys: number, size: number,
     dev.machine.warnOnce(dev, 'iommu-dma-min-align', 'Unsupported alignment constraint');
     return DMA_MAPPING_ERROR;
   }
-  const iovaOff = phys % g;
+  const iovaOff = addrMod(phys, g);
   const len = alignUp(size + iovaOff, g);
   const iova = iommuDmaAllocIova(domain, dev, len, dmaMask);
   if (iova === 0) return DMA_MAPPING_ERROR;
@@ -209,7 +209,7 @@ export function iommuDmaUnmapRange(dev: Device, addr: number, size: number): voi
 function unmapRangeIn(domain: IommuDomain, dev: Device, addr: number, size: number): void {
   const cookie = cookieOf(domain);
   const g = cookie.granule;
-  const iovaOff = addr % g;
+  const iovaOff = addrMod(addr, g);
   const start = addr - iovaOff;
   const len = alignUp(size + iovaOff, g);
   const gather = cookie.gather;
@@ -342,7 +342,7 @@ export function iommuDmaMapPage(dev: Device, pfn: number, offset: number, size: 
   const domain = dmaDomain(dev);
   const g = domain.granule;
   let bounced = false;
-  if (devUseSwiotlb(dev) && (phys % g !== 0 || size % g !== 0)) {
+  if (devUseSwiotlb(dev) && (addrMod(phys, g) !== 0 || addrMod(size, g) !== 0)) {
     phys = iommuDmaBounceMap(dev, phys, size, g, dir, attrs);
     if (phys === DMA_MAPPING_ERROR) return DMA_MAPPING_ERROR;
     bounced = true;
@@ -400,7 +400,7 @@ function finaliseSg(dev: Device, sgl: Scatterlist[], nents: number, dmaAddr: num
     s.dmaLength = 0;
     s.offset += sIovaOff;
     s.length = sLength;
-    if (curLen !== 0 && sIovaOff === 0 && addr % boundary !== 0 && maxLen - curLen >= sLength) {
+    if (curLen !== 0 && sIovaOff === 0 && addrMod(addr, boundary) !== 0 && maxLen - curLen >= sLength) {
       curLen += sLength;
     } else {
       if (i > 0) cur++;
@@ -453,7 +453,7 @@ export function iommuDmaMapSg(dev: Device, sgl: Scatterlist[], nents: number, di
     s.length = sLength;
     // Pad so that a segment which would straddle the boundary starts exactly on it (the single
     // size-aligned IOVA allocation starts on a boundary whenever the boundary is smaller).
-    const padLen = (boundary - (iovaLen % boundary)) % boundary;
+    const padLen = addrMod(boundary - addrMod(iovaLen, boundary), boundary);
     if (padLen !== 0 && padLen < sLength - 1 && prev !== null) {
       prev.length += padLen;
       iovaLen += padLen;

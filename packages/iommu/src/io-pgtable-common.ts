@@ -9,7 +9,7 @@
  * side (a 64-bit descriptor does not fit a JavaScript number). So page-table memory is not taken
  * from the page allocator and a stray device write cannot corrupt a table.
  */
-import { checkAddress, checkInteger, checkSize, describe, hex, pow2 } from '@kdma/hw';
+import { addrMod, checkAddress, checkInteger, checkSize, describe, hex, pow2 } from '@kdma/hw';
 import { EINVAL } from '@kdma/mm';
 
 /** `IOMMU_READ`: the device may read. */
@@ -229,7 +229,7 @@ export class PgtableMemory {
 
 /** Whether `bitmap` (a page-size bitmap up to 2^52) has bit `bit`. */
 export function hasBit(bitmap: number, bit: number): boolean {
-  return Math.floor(bitmap / pow2(bit)) % 2 === 1;
+  return addrMod(Math.floor(bitmap / pow2(bit)), 2) === 1;
 }
 
 /** The sizes (powers of two) in a page-size bitmap, smallest first. */
@@ -294,7 +294,7 @@ export function checkUnmapArgs(iova: unknown, pgsize: unknown, pgcount: unknown)
  * −EINVAL instead of a silently truncated address.
  */
 export function misaligned(iova: number, paddr: number, pgsize: number): boolean {
-  return iova % pgsize !== 0 || paddr % pgsize !== 0;
+  return addrMod(iova, pgsize) !== 0 || addrMod(paddr, pgsize) !== 0;
 }
 
 export { EINVAL, hex };

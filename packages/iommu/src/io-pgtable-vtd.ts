@@ -149,7 +149,7 @@ class VtdSlPgtable extends IoPgtableBase implements IoPgtableOps {
     let level = 1;
     let a = iovPfn;
     let b = physPfn;
-    while (support > 0 && a % VTD_STRIDE === 0 && b % VTD_STRIDE === 0) {
+    while (support > 0 && addrMod(a, VTD_STRIDE) === 0 && addrMod(b, VTD_STRIDE) === 0) {
       pages = Math.floor(pages / VTD_STRIDE);
       if (pages === 0) break;
       a /= VTD_STRIDE;

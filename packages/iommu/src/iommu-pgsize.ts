@@ -1,4 +1,4 @@
-import { addrOr, isPowerOfTwo, pow2 } from '@kdma/hw';
+import { addrMod, addrOr, isPowerOfTwo, pow2 } from '@kdma/hw';
 
 /*
  * The page-size arithmetic of drivers/iommu/iommu.c. A pgsize bitmap may hold sizes above 2^31
@@ -47,7 +47,7 @@ export function iommuPgsize(sizes: readonly number[], iova: number, paddr: numbe
   const second = sizes[1];
   if (second === undefined || size < second) {
     const min = sizes[0] as number;
-    if (size < min || iova % min !== 0 || paddr % min !== 0) throw new RangeError(`iommu_pgsize: no page size fits iova ${iova} paddr ${paddr} size ${size}`);
+    if (size < min || addrMod(iova, min) !== 0 || addrMod(paddr, min) !== 0) throw new RangeError(`iommu_pgsize: no page size fits iova ${iova} paddr ${paddr} size ${size}`);
     out.pgsize = min;
     out.count = Math.floor(size / min);
     return out;
@@ -55,7 +55,7 @@ export function iommuPgsize(sizes: readonly number[], iova: number, paddr: numbe
   let idx = -1;
   for (let i = sizes.length - 1; i >= 0; i--) {
     const s = sizes[i] as number;
-    if (s <= size && iova % s === 0 && paddr % s === 0) {
+    if (s <= size && addrMod(iova, s) === 0 && addrMod(paddr, s) === 0) {
       idx = i;
       break;
     }
@@ -67,10 +67,10 @@ export function iommuPgsize(sizes: readonly number[], iova: number, paddr: numbe
   const next = sizes[idx + 1];
   // "There's no point trying a bigger page size unless the virtual and physical addresses are
   // similarly offset within the larger page."
-  if (next !== undefined && iova % next === paddr % next) {
+  if (next !== undefined && addrMod(iova, next) === addrMod(paddr, next)) {
     // The offset to the next boundary of the larger size; if the range reaches a whole larger
     // page past it, stop the smaller pages there.
-    const offset = next - (iova % next);
+    const offset = next - addrMod(iova, next);
     if (offset + next <= size) span = offset;
   }
   out.pgsize = pgsize;

@@ -1,4 +1,4 @@
-import { checkAddress, checkInteger, checkSize, describe, type DmaFault, type DmaFaultKind, type DmaTranslation, hex, pow2, type TranslationRun } from '@kdma/hw';
+import { addrMod, checkAddress, checkInteger, checkSize, describe, type DmaFault, type DmaFaultKind, type DmaTranslation, hex, pow2, type TranslationRun } from '@kdma/hw';
 import { Device, type Machine } from '@kdma/dma-mapping';
 import type { Scatterlist } from '@kdma/scatterlist';
 import { allocIoPgtableOps, IOMMU_READ, IOMMU_WRITE, type IoPgtableMapped, type IoPgtableOps } from './io-pgtable.js';
@@ -469,7 +469,7 @@ export function iommuMap(domain: IommuDomain, iova: number, paddr: number, size:
   checkInteger(prot, 'prot', 0, 63);
   if (!domain.isPaging) return -EINVAL;
   const g = domain.granule;
-  if (iova % g !== 0 || paddr % g !== 0 || size % g !== 0) {
+  if (addrMod(iova, g) !== 0 || addrMod(paddr, g) !== 0 || addrMod(size, g) !== 0) {
     unaligned(domain, `iova ${hex(iova)} pa ${hex(paddr)} size ${hex(size)}`);
     return -EINVAL;
   }
@@ -530,7 +530,7 @@ function checkUnmap(domain: IommuDomain, iova: number, size: number): boolean {
   checkAddress(iova, 'iova');
   checkSize(size, 'size', 0);
   if (!domain.isPaging) return false;
-  if (iova % domain.granule !== 0 || size % domain.granule !== 0) {
+  if (addrMod(iova, domain.granule) !== 0 || addrMod(size, domain.granule) !== 0) {
     unaligned(domain, `iova ${hex(iova)} size ${hex(size)}`);
     return false;
   }

@@ -1,4 +1,4 @@
-import { checkInteger, isPowerOfTwo } from '@kdma/hw';
+import { addrMod, checkInteger, isPowerOfTwo } from '@kdma/hw';
 
 /**
  * The IOTLB: the IOMMU's cache of translations (an SMMU TBU's micro-TLB, VT-d's IOTLB), one per
@@ -32,7 +32,7 @@ export class Iotlb {
 
   /** The slot of IOVA page `page` if it is cached, else -1. */
   lookup(page: number): number {
-    const slot = page % this.entries;
+    const slot = addrMod(page, this.entries);
     return this.tags[slot] === page ? slot : -1;
   }
 
@@ -46,7 +46,7 @@ export class Iotlb {
 
   /** Caches the translation of IOVA page `page` (evicting whatever shared its slot). */
   fill(page: number, paddr: number, prot: number): void {
-    const slot = page % this.entries;
+    const slot = addrMod(page, this.entries);
     if (this.tags[slot] === -1) this.valid++;
     this.tags[slot] = page;
     this.paddrs[slot] = paddr;
@@ -61,7 +61,7 @@ export class Iotlb {
       return;
     }
     for (let page = first; page < first + pages; page++) {
-      const slot = page % this.entries;
+      const slot = addrMod(page, this.entries);
       if (this.tags[slot] === page) {
         this.tags[slot] = -1;
         this.valid--;

@@ -5,7 +5,7 @@
  * (alloc_iova_fast / free_iova_fast). Sizes are in granules and addresses are IOVA page frame
  * numbers, as in the kernel.
  */
-import { ADDRESS_LIMIT, checkInteger, describe, ilog2, isPowerOfTwo, pow2 } from '@kdma/hw';
+import { ADDRESS_LIMIT, addrMod, checkInteger, describe, ilog2, isPowerOfTwo, pow2 } from '@kdma/hw';
 import { Iova, IovaRbTree } from './iova-rbtree.js';
 import { IOVA_RANGE_CACHE_MAX_SIZE, IovaRcaches } from './iova-rcache.js';
 
@@ -109,7 +109,7 @@ export class IovaDomain {
 
   /** `iova_offset(iovad, iova)`: the offset of a bus address inside its granule. */
   iovaOffset(addr: number): number {
-    return addr % this.granule;
+    return addrMod(addr, this.granule);
   }
 
   /** `iova_align(iovad, size)`: `size` rounded up to whole granules. */
