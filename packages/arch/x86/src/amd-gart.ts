@@ -11,7 +11,7 @@ import {
   type Machine,
   type MachineIommu,
 } from '@kdma/dma-mapping/ops';
-import { addrAnd, alignUp, type DmaFault, type DmaFaultKind, type DmaTranslation, getOrder, hex, type MemoryRegion, pow2, type TranslationRun } from '@kdma/hw';
+import { addrAnd, addrMod, alignUp, type DmaFault, type DmaFaultKind, type DmaTranslation, getOrder, hex, type MemoryRegion, pow2, type TranslationRun } from '@kdma/hw';
 import { bitmapClear, bitmapSet, dmaGetSegBoundaryNrPages, iommuAreaAlloc, iommuNumPages } from '@kdma/iommu';
 import { GFP_DMA, GFP_KERNEL } from '@kdma/mm';
 import type { Scatterlist } from '@kdma/scatterlist';
@@ -41,7 +41,7 @@ export const GART_MAX_PHYS_ADDR = 2 ** 40;
 
 /** `GPTE_ENCODE`: address bits 12–31 in place, bits 32–39 in bits 4–11, valid and coherent. */
 export function gpteEncode(paddr: number): number {
-  const low = paddr % TWO_32;
+  const low = addrMod(paddr, TWO_32);
   return low - (low % PAGE_SIZE) + (Math.floor(paddr / TWO_32) % 256) * 16 + GPTE_VALID + GPTE_COHERENT;
 }
 
@@ -250,7 +250,7 @@ export class AmdGart implements MachineIommu {
       return this.badDmaAddr;
     }
     this.setEntries(iommuPage, physMem, npages);
-    return this.busBase + iommuPage * PAGE_SIZE + (physMem % PAGE_SIZE);
+    return this.busBase + iommuPage * PAGE_SIZE + addrMod(physMem, PAGE_SIZE);
   }
 
   /** The northbridge's view of a device access: the GATT inside the aperture, memory outside. */
@@ -270,7 +270,7 @@ export class AmdGart implements MachineIommu {
       page = gpteDecode(pte);
       this.tlb.fill(index, page);
     }
-    const inPage = offset % PAGE_SIZE;
+    const inPage = addrMod(offset, PAGE_SIZE);
     out.paddr = page + inPage;
     out.length = Math.min(length, PAGE_SIZE - inPage);
     return null;

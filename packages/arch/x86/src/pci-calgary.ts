@@ -1,7 +1,7 @@
 import { DMA_BIDIRECTIONAL, type DmaDataDirection } from '@kdma/dma-attrs';
 import type { Device } from '@kdma/dma-mapping';
 import { dmaDirectGetRequiredMask, dmaDirectSupported, type DmaMapOps, type IommuStats, type Machine, type MachineIommu } from '@kdma/dma-mapping/ops';
-import { alignUp, type DmaFault, type DmaFaultKind, type DmaTranslation, type MemoryRegion, type TranslationRun } from '@kdma/hw';
+import { addrMod, alignUp, type DmaFault, type DmaFaultKind, type DmaTranslation, type MemoryRegion, type TranslationRun } from '@kdma/hw';
 import { bitmapClear, bitmapSet, dmaGetSegBoundaryNrPages, iommuAreaAlloc, iommuNumPages } from '@kdma/iommu';
 import type { Scatterlist } from '@kdma/scatterlist';
 import { PCI_HOLE_END, PCI_HOLE_START } from './arch.js';
@@ -108,9 +108,9 @@ export class CalgaryPhb {
       this.machine.printk('warn', null, `Calgary: failed to allocate ${npages} pages in iommu ${this.table.phys.toString(16)}`);
       return CALGARY_DMA_ERROR_CODE;
     }
-    this.table.build(entry, npages, paddr - (paddr % PAGE_SIZE), dir);
+    this.table.build(entry, npages, paddr - addrMod(paddr, PAGE_SIZE), dir);
     this.mappedPages += npages;
-    return entry * PAGE_SIZE + (paddr % PAGE_SIZE);
+    return entry * PAGE_SIZE + addrMod(paddr, PAGE_SIZE);
   }
 
   /** `iommu_free`: a driver unmapping `DMA_ERROR_CODE` gets a WARN and nothing changes. */
@@ -144,7 +144,7 @@ export class CalgaryPhb {
       this.phbError();
       return tce === 0 ? 'translation' : 'permission';
     }
-    const inPage = busAddr % PAGE_SIZE;
+    const inPage = addrMod(busAddr, PAGE_SIZE);
     out.paddr = tceRpnAddress(tce) + inPage;
     out.length = Math.min(length, PAGE_SIZE - inPage);
     return null;
@@ -295,8 +295,8 @@ export function calgaryMapSg(dev: Device, sgl: Scatterlist[], nents: number, dir
       }
       return 0;
     }
-    s.dmaAddress = entry * PAGE_SIZE + (paddr % PAGE_SIZE);
-    phb.table.build(entry, npages, paddr - (paddr % PAGE_SIZE), dir);
+    s.dmaAddress = entry * PAGE_SIZE + addrMod(paddr, PAGE_SIZE);
+    phb.table.build(entry, npages, paddr - addrMod(paddr, PAGE_SIZE), dir);
     phb.mappedPages += npages;
     s.dmaLength = s.length;
   }

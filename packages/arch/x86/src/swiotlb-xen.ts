@@ -1,7 +1,7 @@
 import { DMA_ATTR_SKIP_CPU_SYNC, type DmaDataDirection } from '@kdma/dma-attrs';
 import type { Device } from '@kdma/dma-mapping';
 import { devIoTlb, dmaCapable, MachineSwiotlb, type DmaMapOps, type Machine } from '@kdma/dma-mapping/ops';
-import { bitMask, getOrder, ilog2 } from '@kdma/hw';
+import { addrMod, bitMask, getOrder, ilog2 } from '@kdma/hw';
 import type { Scatterlist } from '@kdma/scatterlist';
 import {
   IO_TLB_SEGSIZE,
@@ -56,7 +56,7 @@ export class XenPv {
 
   /** `range_straddles_page_boundary`: more than one page, and not machine-contiguous. */
   rangeStraddlesPageBoundary(paddr: number, size: number): boolean {
-    if ((paddr % PAGE_SIZE) + size <= PAGE_SIZE) return false;
+    if (addrMod(paddr, PAGE_SIZE) + size <= PAGE_SIZE) return false;
     return !this.p2m.isMachineContiguous(paddr, size);
   }
 

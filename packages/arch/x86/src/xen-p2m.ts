@@ -1,4 +1,4 @@
-import { checkInteger, type DmaFaultKind, type DmaTranslation, pow2, type Prng, type TranslationRun } from '@kdma/hw';
+import { addrMod, checkInteger, type DmaFaultKind, type DmaTranslation, pow2, type Prng, type TranslationRun } from '@kdma/hw';
 
 /*
  * A Xen PV guest's memory (arch/x86/xen/p2m.c, and `xen_create_contiguous_region` /
@@ -100,13 +100,13 @@ export class XenP2m {
 
   /** `phys_to_machine` (`xen_phys_to_bus`): the bus address of a pseudo-physical address. */
   physToMachine(paddr: number): number {
-    return this.pfnToMfn(Math.floor(paddr / PAGE_SIZE)) * PAGE_SIZE + (paddr % PAGE_SIZE);
+    return this.pfnToMfn(Math.floor(paddr / PAGE_SIZE)) * PAGE_SIZE + addrMod(paddr, PAGE_SIZE);
   }
 
   /** `machine_to_phys` (`xen_bus_to_phys`): -1 for a machine address that is not this guest's. */
   machineToPhys(maddr: number): number {
     const pfn = this.mfnToPfn(Math.floor(maddr / PAGE_SIZE));
-    return pfn < 0 ? -1 : pfn * PAGE_SIZE + (maddr % PAGE_SIZE);
+    return pfn < 0 ? -1 : pfn * PAGE_SIZE + addrMod(maddr, PAGE_SIZE);
   }
 
   /** One past the highest machine address of the host. */
@@ -172,7 +172,7 @@ export class XenP2m {
   translate(busAddr: number, length: number, _write: boolean, out: TranslationRun): DmaFaultKind | null {
     const paddr = this.machineToPhys(busAddr);
     if (paddr < 0) return 'bus';
-    let run = Math.min(length, PAGE_SIZE - (busAddr % PAGE_SIZE));
+    let run = Math.min(length, PAGE_SIZE - addrMod(busAddr, PAGE_SIZE));
     let mfn = Math.floor(busAddr / PAGE_SIZE) + 1;
     // The entry of the next frame holds pfn + 1 when the guest's pages go on there.
     let pfn = Math.floor(paddr / PAGE_SIZE) + 2;
