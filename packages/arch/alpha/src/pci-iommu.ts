@@ -1,5 +1,5 @@
 import { DMA_BIDIRECTIONAL, type DmaDataDirection } from '@kdma/dma-attrs';
-import { alignDown, getOrder } from '@kdma/hw';
+import { addrMod, alignDown, getOrder } from '@kdma/hw';
 import { DMA_MAPPING_ERROR, type Device, type DmaAllocation } from '@kdma/dma-mapping';
 import { dmaCommonGetSgtable, dmaCommonMmap, type DmaMapOps } from '@kdma/dma-mapping/ops';
 import { GFP_DMA } from '@kdma/mm';
@@ -49,7 +49,7 @@ export function pciMapSingle1(dev: Device, paddr: number, size: number, dacAllow
   if (dacAllowed) return paddr + hose.dacOffset;
   const arena = arenaFor(hose, maxDma);
   const page = hose.pageSize;
-  const npages = Math.ceil(((paddr % page) + size) / page);
+  const npages = Math.ceil((addrMod(paddr, page) + size) / page);
   const dmaOfs = arena.alloc(dev, npages, 0);
   if (dmaOfs < 0) {
     dev.machine.printk('warn', null, 'pci_map_single failed: could not allocate dma page tables');
@@ -57,7 +57,7 @@ export function pciMapSingle1(dev: Device, paddr: number, size: number, dacAllow
   }
   let pa = alignDown(paddr, page);
   for (let i = 0; i < npages; i++, pa += page) arena.ptes[dmaOfs + i] = mkIommuPte(pa, page);
-  return arena.dmaBase + dmaOfs * page + (paddr % page);
+  return arena.dmaBase + dmaOfs * page + addrMod(paddr, page);
 }
 
 /** `alpha_pci_map_page`. */
@@ -81,7 +81,7 @@ export function alphaPciUnmapPage(dev: Device, dmaAddr: number, size: number, _d
     dev.machine.printk('err', null, `Bogus pci_unmap_single: dma_addr ${dmaAddr.toString(16)}  base ${arena.dmaBase.toString(16)} size ${arena.size.toString(16)}`);
     return;
   }
-  const npages = Math.ceil(((dmaAddr % page) + size) / page);
+  const npages = Math.ceil((addrMod(dmaAddr, page) + size) / page);
   arena.free(dmaOfs, npages);
   if (dmaOfs >= arena.nextEntry) hose.tbi(dmaAddr, dmaAddr + size - 1);
 }
@@ -147,7 +147,7 @@ function sgClassify(dev: Device, sgl: Scatterlist[], start: number, end: number,
     if (merge && nextPaddr === addr) {
       c.kind[i] = -1;
       leaderLength += len;
-    } else if (merge && nextPaddr % page === 0 && addr % page === 0 && virtOk) {
+    } else if (merge && addrMod(nextPaddr, page) === 0 && addrMod(addr, page) === 0 && virtOk) {
       c.kind[i] = -2;
       leaderFlag = 1;
       leaderLength += len;
@@ -187,7 +187,7 @@ function sgFill(dev: Device, sgl: Scatterlist[], leader: number, end: number, ou
     out.dmaLength = size;
     return 0;
   }
-  const inPage = paddr % page;
+  const inPage = addrMod(paddr, page);
   const npages = Math.ceil((inPage + size) / page);
   const dmaOfs = arena.alloc(dev, npages, 0);
   if (dmaOfs < 0) {
@@ -208,7 +208,7 @@ function sgFill(dev: Device, sgl: Scatterlist[], leader: number, end: number, ou
       size += (sgl[i + 1] as Scatterlist).length;
       i++;
     }
-    const pages = Math.ceil(((paddr % page) + size) / page);
+    const pages = Math.ceil((addrMod(paddr, page) + size) / page);
     let pa = alignDown(paddr, page);
     for (let k = 0; k < pages; k++, pa += page) arena.ptes[pte++] = mkIommuPte(pa, page);
     i++;
@@ -266,7 +266,7 @@ export function alphaPciUnmapSg(dev: Device, sgl: Scatterlist[], nents: number, 
     if (size === 0) break;
     if (addr > 0xffff_ffff) continue;
     if (addr >= hose.directMapBase && addr < hose.directMapBase + hose.directMapSize) continue;
-    const npages = Math.ceil(((addr % page) + size) / page);
+    const npages = Math.ceil((addrMod(addr, page) + size) / page);
     arena.free(Math.floor((addr - arena.dmaBase) / page), npages);
     fbeg = Math.min(fbeg, addr);
     fend = Math.max(fend, addr + size - 1);

@@ -1,4 +1,4 @@
-import { alignDown, hex, type DmaFault, type DmaFaultKind, type DmaTranslation, type TranslationRun } from '@kdma/hw';
+import { addrMod, alignDown, type DmaFault, type DmaFaultKind, type DmaTranslation, hex, type TranslationRun } from '@kdma/hw';
 import type { Device } from '@kdma/dma-mapping';
 import type { IommuStats, Machine, MachineIommu } from '@kdma/dma-mapping/ops';
 
@@ -153,7 +153,7 @@ export class PcibrBus implements MachineIommu, DmaTranslation {
 
   /** `pcibr_dmamap_ate32`: ATEs for the 16 KiB pages the buffer spans; 0 when none are free. */
   ate32Map(paddr: number, size: number, barrier: boolean): number {
-    const offset = paddr % IOPGSIZE;
+    const offset = addrMod(paddr, IOPGSIZE);
     const count = Math.floor((offset + size - 1) / IOPGSIZE) + 1;
     const index = this.ateAlloc(count);
     if (index < 0) return 0;

@@ -1,5 +1,5 @@
 import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, type DmaDataDirection } from '@kdma/dma-attrs';
-import { addrAndNot, alignDown, alignUp, checkInteger, type DmaFault, type DmaFaultKind, type DmaTranslation, getOrder, hex, lowBits, pow2, type TranslationRun } from '@kdma/hw';
+import { addrAndNot, addrMod, alignDown, alignUp, checkInteger, type DmaFault, type DmaFaultKind, type DmaTranslation, getOrder, hex, lowBits, pow2, type TranslationRun } from '@kdma/hw';
 import { DMA_MAPPING_ERROR, type Device, type DmaAllocation } from '@kdma/dma-mapping';
 import { dmaCommonGetSgtable, dmaCommonMmap, type DmaMapOps, type IommuStats, type Machine, type MachineIommu } from '@kdma/dma-mapping/ops';
 import { dmaGetSegBoundaryNrPages, iommuIsSpanBoundary } from '@kdma/iommu';
@@ -404,7 +404,7 @@ export class Ioc implements MachineIommu, DmaTranslation {
       let dmaLen = head.length;
       let vcontigLen = head.length;
       let vcontigEnd = phys(head) + head.length;
-      const dmaOffset = phys(head) % iovp;
+      const dmaOffset = addrMod(phys(head), iovp);
       head.dmaAddress = 0;
       head.dmaLength = 0;
       for (i++; i < nents; i++) {
@@ -424,7 +424,7 @@ export class Ioc implements MachineIommu, DmaTranslation {
         vcontigSg = i;
         vcontigLen = s.length;
         // DMA_CONTIG: the previous chunk ends and this one starts on an IOVP boundary.
-        if (vcontigEnd % iovp === 0 && vaddr % iovp === 0) {
+        if (addrMod(vcontigEnd, iovp) === 0 && addrMod(vaddr, iovp) === 0) {
           vcontigEnd = vcontigLen + vaddr;
           dmaLen += vcontigLen;
           continue;

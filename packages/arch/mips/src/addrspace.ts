@@ -1,4 +1,4 @@
-import { alignUp } from '@kdma/hw';
+import { addrMod, alignUp } from '@kdma/hw';
 import type { Mm, Pgprot } from '@kdma/mm';
 
 /*
@@ -34,7 +34,7 @@ export function cacAddr(mm: Mm, uncached: number): number {
   if (pfn === null || !mm.isConsistentAddress(uncached)) {
     throw new RangeError(`uncached ${uncached} is not an address of the uncached window`);
   }
-  return mm.pageAddress(pfn) + (uncached % mm.pageSize);
+  return mm.pageAddress(pfn) + addrMod(uncached, mm.pageSize);
 }
 
 /** Ends the uncached alias made by `uncacAddr` (free_pages(CAC_ADDR(addr)) drops nothing else). */

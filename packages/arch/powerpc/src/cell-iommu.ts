@@ -1,5 +1,5 @@
 import { DMA_ATTR_WEAK_ORDERING, DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE, type DmaDataDirection } from '@kdma/dma-attrs';
-import { alignUp, hex, pow2 } from '@kdma/hw';
+import { addrMod, alignUp, hex, pow2 } from '@kdma/hw';
 import { dmaBitMask, type Device, type DmaAllocation } from '@kdma/dma-mapping';
 import { dmaCommonGetSgtable, dmaCommonMmap, getDmaOps, setDmaOps, type DmaMapOps, type Machine } from '@kdma/dma-mapping/ops';
 import type { Scatterlist } from '@kdma/scatterlist';
@@ -133,7 +133,7 @@ export class CellIommu {
     const entry = this.table.hw.entryAt(busAddr);
     if (entry !== null) {
       if ((entry.flags & (CBE_IOPTE_PP_R | CBE_IOPTE_PP_W)) === 0) return null;
-      return decode(entry.flags, entry.paddr + (busAddr % IOMMU_PAGE_SIZE), 'dynamic');
+      return decode(entry.flags, entry.paddr + addrMod(busAddr, IOMMU_PAGE_SIZE), 'dynamic');
     }
     const fixed = this.fixed;
     if (fixed !== null && busAddr >= fixed.base && busAddr < fixed.base + fixed.size) return decode(fixed.flags, busAddr - fixed.base, 'fixed');

@@ -1,5 +1,5 @@
 import { DMA_BIDIRECTIONAL, type DmaDataDirection } from '@kdma/dma-attrs';
-import { addrAnd, alignUp, checkInteger, getOrder, hex, pow2 } from '@kdma/hw';
+import { addrAnd, addrMod, alignUp, checkInteger, getOrder, hex, pow2 } from '@kdma/hw';
 import { DMA_MAPPING_ERROR, type Device, type DmaAllocation } from '@kdma/dma-mapping';
 import type { Machine } from '@kdma/dma-mapping/ops';
 import { dmaGetSegBoundaryNrPages, iommuAreaAlloc, iommuNumPages } from '@kdma/iommu';
@@ -178,7 +178,7 @@ function iommuAlloc(
   if (entry === RANGE_ERROR) return DMA_MAPPING_ERROR;
   const index = entry + tbl.itOffset;
   const ret = index * IOMMU_PAGE_SIZE;
-  if (tbl.tce.build(tbl, index, npages, paddr - (paddr % IOMMU_PAGE_SIZE), dir, attrs) !== 0) {
+  if (tbl.tce.build(tbl, index, npages, paddr - addrMod(paddr, IOMMU_PAGE_SIZE), dir, attrs) !== 0) {
     // "ppc_md.tce_build() only returns non-zero for transient errors."
     iommuFreeEntries(tbl, ret, npages);
     return DMA_MAPPING_ERROR;
@@ -219,7 +219,7 @@ function iommuFree(tbl: IommuTable, dmaAddr: number, npages: number): void {
 /** The alignment `iommu_map_page`/`iommu_map_sg` give a page-aligned buffer of a page or more. */
 function pageAlignOrder(machine: Machine, paddr: number, size: number): number {
   const pageSize = machine.pageSize;
-  if (pageSize > IOMMU_PAGE_SIZE && size >= pageSize && paddr % pageSize === 0) return getOrder(pageSize, IOMMU_PAGE_SIZE);
+  if (pageSize > IOMMU_PAGE_SIZE && size >= pageSize && addrMod(paddr, pageSize) === 0) return getOrder(pageSize, IOMMU_PAGE_SIZE);
   return 0;
 }
 
@@ -247,7 +247,7 @@ export function iommuMapPage(
     dev.machine.printk('info', dev, `iommu_alloc failed, tbl ${hex(tbl.itIndex)} vaddr ${hex(paddr)} npages ${npages}`);
     return DMA_MAPPING_ERROR;
   }
-  return handle + (paddr % IOMMU_PAGE_SIZE);
+  return handle + addrMod(paddr, IOMMU_PAGE_SIZE);
 }
 
 /** `iommu_unmap_page`. */
@@ -291,7 +291,7 @@ export function iommuMapSg(dev: Device, tbl: IommuTable | null, sgl: Scatterlist
     }
     const index = entry + tbl.itOffset;
     const dmaAddr = index * IOMMU_PAGE_SIZE + (s.offset % IOMMU_PAGE_SIZE);
-    if (tbl.tce.build(tbl, index, npages, paddr - (paddr % IOMMU_PAGE_SIZE), dir, attrs) !== 0) {
+    if (tbl.tce.build(tbl, index, npages, paddr - addrMod(paddr, IOMMU_PAGE_SIZE), dir, attrs) !== 0) {
       return iommuMapSgFailure(tbl, sgl, nelems, outs);
     }
     // "If we are in an open segment, try merging"
@@ -328,7 +328,7 @@ function iommuMapSgFailure(tbl: IommuTable, sgl: Scatterlist[], nelems: number, 
   for (let i = 0; i < nelems; i++) {
     const s = sgl[i] as Scatterlist;
     if (s.dmaLength !== 0) {
-      const start = s.dmaAddress - (s.dmaAddress % IOMMU_PAGE_SIZE);
+      const start = s.dmaAddress - addrMod(s.dmaAddress, IOMMU_PAGE_SIZE);
       iommuFreeEntries(tbl, start, iommuNumPages(s.dmaAddress, s.dmaLength, IOMMU_PAGE_SIZE));
       s.dmaAddress = DMA_MAPPING_ERROR;
       s.dmaLength = 0;

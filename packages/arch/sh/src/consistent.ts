@@ -2,6 +2,7 @@ import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE, type DmaDataDirectio
 import type { Hardware } from '@kdma/hw';
 import type { Mm } from '@kdma/mm';
 import { flushInvalidateRegion, flushPurgeRegion, flushWbackRegion } from './cacheflush.js';
+import { addrMod } from '@kdma/hw';
 
 /*
  * arch/sh/mm/consistent.c: `dma_cache_sync`, which every streaming map of `nommu_dma_ops` and
@@ -38,7 +39,7 @@ export function dmaCacheSync(hw: Hardware, mm: Mm, vaddr: number, size: number, 
   }
   // Every page must be mapped before anything is done: a faulting call changes nothing.
   const pageSize = mm.pageSize;
-  for (let p = vaddr; p < vaddr + size; p += pageSize - (p % pageSize)) mm.kvaToPhys(p);
+  for (let p = vaddr; p < vaddr + size; p += pageSize - addrMod(p, pageSize)) mm.kvaToPhys(p);
   let va = vaddr;
   let left = size;
   let runStart = -1;

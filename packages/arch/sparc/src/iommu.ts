@@ -1,5 +1,5 @@
 import { DMA_TO_DEVICE, type DmaDataDirection } from '@kdma/dma-attrs';
-import { alignDown, alignUp, type DmaFault, type DmaFaultKind, type DmaTranslation, getOrder, pow2, type TranslationRun } from '@kdma/hw';
+import { addrMod, alignDown, alignUp, type DmaFault, type DmaFaultKind, type DmaTranslation, getOrder, pow2, type TranslationRun } from '@kdma/hw';
 import { DMA_MAPPING_ERROR, type Device, type DmaAllocation } from '@kdma/dma-mapping';
 import { dmaCommonGetSgtable, dmaCommonMmap, type DmaMapOps, type IommuStats, type Machine, type MachineIommu } from '@kdma/dma-mapping/ops';
 import { dmaGetSegBoundaryNrPages, iommuIsSpanBoundary, iommuNumPages } from '@kdma/iommu';
@@ -308,7 +308,7 @@ export function dma4uMapPage(dev: Device, pfn: number, offset: number, size: num
     return DMA_MAPPING_ERROR;
   }
   iommu.setPtes(entry, npages, alignDown(oaddr, IO_PAGE_SIZE), streamingProt(iommu, dir), ctx);
-  return iommu.pageTableMapBase + entry * IO_PAGE_SIZE + (oaddr % IO_PAGE_SIZE);
+  return iommu.pageTableMapBase + entry * IO_PAGE_SIZE + addrMod(oaddr, IO_PAGE_SIZE);
 }
 
 /**
@@ -366,7 +366,7 @@ export function dma4uMapSg(dev: Device, sgl: Scatterlist[], nelems: number, dir:
       iommu.freeCtx(ctx);
       return 0;
     }
-    const dmaAddr = iommu.pageTableMapBase + entry * IO_PAGE_SIZE + (paddr % IO_PAGE_SIZE);
+    const dmaAddr = iommu.pageTableMapBase + entry * IO_PAGE_SIZE + addrMod(paddr, IO_PAGE_SIZE);
     iommu.setPtes(entry, npages, alignDown(paddr, IO_PAGE_SIZE), prot, ctx);
     if (segstart !== i) {
       // is_span_boundary: would the merged segment cross the device's boundary? (The kernel

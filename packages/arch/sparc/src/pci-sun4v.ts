@@ -1,5 +1,5 @@
 import { DMA_TO_DEVICE, type DmaDataDirection } from '@kdma/dma-attrs';
-import { alignDown, alignUp, type DmaFault, type DmaFaultKind, type DmaTranslation, getOrder, hex, pow2, type TranslationRun } from '@kdma/hw';
+import { addrMod, alignDown, alignUp, type DmaFault, type DmaFaultKind, type DmaTranslation, getOrder, hex, pow2, type TranslationRun } from '@kdma/hw';
 import { DMA_MAPPING_ERROR, type Device, type DmaAllocation } from '@kdma/dma-mapping';
 import { dmaCommonGetSgtable, dmaCommonMmap, type DmaMapOps, type IommuStats, type Machine, type MachineIommu } from '@kdma/dma-mapping/ops';
 import { dmaGetSegBoundaryNrPages, iommuIsSpanBoundary, iommuNumPages } from '@kdma/iommu';
@@ -352,7 +352,7 @@ export function dma4vMapPage(dev: Device, pfn: number, offset: number, size: num
     iommu.arena.free(entry, npages);
     return DMA_MAPPING_ERROR;
   }
-  return busAddr + (oaddr % IO_PAGE_SIZE);
+  return busAddr + addrMod(oaddr, IO_PAGE_SIZE);
 }
 
 /** `dma_4v_unmap_page`: range freed, entries demapped. */
@@ -410,7 +410,7 @@ export function dma4vMapSg(dev: Device, sgl: Scatterlist[], nelems: number, dir:
       return fail();
     }
     iommu.batchNewEntry(entry);
-    const dmaAddr = iommu.pageTableMapBase + entry * IO_PAGE_SIZE + (paddr % IO_PAGE_SIZE);
+    const dmaAddr = iommu.pageTableMapBase + entry * IO_PAGE_SIZE + addrMod(paddr, IO_PAGE_SIZE);
     paddr = alignDown(paddr, IO_PAGE_SIZE);
     for (let k = 0; k < npages; k++, paddr += IO_PAGE_SIZE) if (iommu.batchAdd(paddr) < 0) return fail();
     if (segstart !== i) {

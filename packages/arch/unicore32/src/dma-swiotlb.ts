@@ -3,6 +3,7 @@ import type { Device, DmaAllocation } from '@kdma/dma-mapping';
 import { minNotZero, swiotlbAllocCoherent, swiotlbDmaOps, type DmaDirectHooks, type DmaMapOps, type Machine } from '@kdma/dma-mapping/ops';
 import { GFP_DMA } from '@kdma/mm';
 import { PCI_DMA_THRESHOLD } from './arch.js';
+import { addrMod } from '@kdma/hw';
 
 /*
  * arch/unicore32/mm/dma-swiotlb.c and include/asm/dma-mapping.h.
@@ -30,9 +31,9 @@ export function unicore32CacheSync(dev: Device, cpuAddr: number, size: number, d
   if (op === null) throw new RangeError(`dir must be DMA_TO_DEVICE, DMA_FROM_DEVICE or DMA_BIDIRECTIONAL, got ${String(dir)}`);
   const pageSize = mm.pageSize;
   // Every page must be mapped before anything is done: a faulting call changes nothing.
-  for (let va = cpuAddr; va < cpuAddr + size; va += pageSize - (va % pageSize)) mm.kvaToPhys(va);
+  for (let va = cpuAddr; va < cpuAddr + size; va += pageSize - addrMod(va, pageSize)) mm.kvaToPhys(va);
   for (let va = cpuAddr, left = size; left > 0; ) {
-    const len = Math.min(left, pageSize - (va % pageSize));
+    const len = Math.min(left, pageSize - addrMod(va, pageSize));
     op(mm.kvaToPhys(va), len);
     va += len;
     left -= len;

@@ -78,10 +78,14 @@ export function descAddr(view: DataView, offset = 0): number {
   return view.getUint32(offset + 4, true) * 2 ** 32 + view.getUint32(offset, true);
 }
 
-/** Writes a bus address as a 64-bit little-endian field. */
+/**
+ * Writes a bus address as a 64-bit little-endian field (`lower_32_bits`, `upper_32_bits`): one
+ * division, no `%`, which V8 takes through a C `fmod` for the addresses past 2^31 it runs on here.
+ */
 export function setDescAddr(view: DataView, addr: number, offset = 0): void {
-  view.setUint32(offset, addr % 2 ** 32, true);
-  view.setUint32(offset + 4, Math.floor(addr / 2 ** 32), true);
+  const upper = Math.floor(addr / 2 ** 32);
+  view.setUint32(offset, addr - upper * 2 ** 32, true);
+  view.setUint32(offset + 4, upper, true);
 }
 
 /** What the driver sees of the NIC: its register block (BAR 0) and its interrupt line. */
