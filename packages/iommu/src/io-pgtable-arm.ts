@@ -280,9 +280,17 @@ class ArmLpaeIoPgtable extends IoPgtableBase implements IoPgtableOps {
     const pteProt = this.encode[prot & 63] as number;
     const { addr, attr } = this.mem;
     let t = this.pgd;
-    for (let lvl = this.startLevel; ; lvl++) {
+    let lvl = this.startLevel;
+    if (this.walkCached(iova, pgsize)) {
+      // The table the last walk ended in holds this IOVA at this size: the walk from the pgd
+      // would reach it, table by table, as long as it lives.
+      t = this.wcTable;
+      lvl = this.wcLevel;
+    }
+    for (; ; lvl++) {
       const idx = this.idx(iova, lvl);
       if (pgsize === this.blockSize[lvl]) {
+        this.cacheWalk(t, lvl, iova);
         const num = Math.min(pgcount, this.maxEntries(idx));
         const ret = this.initPte(iova, paddr, pteProt, lvl, num, t, idx);
         if (ret === 0 && mapped !== undefined) mapped.mapped += num * pgsize;
@@ -367,6 +375,7 @@ class ArmLpaeIoPgtable extends IoPgtableBase implements IoPgtableOps {
       this.warn(`unmap_pages: iova ${hex(iova)} beyond ias ${this.cfg.ias}`);
       return 0;
     }
+    if (this.walkCached(iova, pgsize)) return this.unmapAt(iova, pgsize, pgcount, this.wcLevel, this.wcTable);
     return this.unmapAt(iova, pgsize, pgcount, this.startLevel, this.pgd);
   }
 
@@ -384,6 +393,7 @@ class ArmLpaeIoPgtable extends IoPgtableBase implements IoPgtableOps {
         return 0;
       }
       if (size === this.blockSize[lvl]) {
+        this.cacheWalk(t, lvl, iova);
         const num = Math.min(pgcount, this.maxEntries(idx));
         let i = 0;
         while (i < num) {
@@ -500,16 +510,26 @@ class ArmLpaeIoPgtable extends IoPgtableBase implements IoPgtableOps {
       const next = this.readEntry(t, lvl, iova, out);
       if (next === WALK_EMPTY) return false;
       if (next === WALK_LEAF) {
-        const span = (this.blockSize[lvl] as number) * (this.entries[lvl] as number);
-        this.wcTable = t;
-        this.wcLevel = lvl;
-        this.wcBase = Math.floor(iova / span) * span;
-        this.wcEnd = this.wcBase + span;
+        this.cacheWalk(t, lvl, iova);
         return true;
       }
       t = next;
     }
     return false;
+  }
+
+  /** Remembers table `t`, at level `lvl`, as the one holding `iova`'s entry. */
+  private cacheWalk(t: number, lvl: number, iova: number): void {
+    const span = (this.blockSize[lvl] as number) * (this.entries[lvl] as number);
+    this.wcTable = t;
+    this.wcLevel = lvl;
+    this.wcBase = Math.floor(iova / span) * span;
+    this.wcEnd = this.wcBase + span;
+  }
+
+  /** Does the walk cache hold the table for `iova`'s entries of `size` (a map or unmap can start there)? */
+  private walkCached(iova: number, size: number): boolean {
+    return this.wcTable >= 0 && size === this.blockSize[this.wcLevel] && iova >= this.wcBase && iova < this.wcEnd;
   }
 
   /**
