@@ -21,12 +21,12 @@
  * the stale bytes, exactly as with eager fills.
  */
 
-import { ViewCache } from './view-cache.js';
 import { addrMod, checkAddress, checkInteger, checkSize, describe, isPowerOfTwo } from './address.js';
 import type { HwCounters } from './counters.js';
 import { clearBits, countBits, nextClearBit, nextSetBit, setBits, testBit } from './line-bitmap.js';
 import type { PhysicalMemory } from './physical-memory.js';
 import type { Prng } from './prng.js';
+import { ViewCache } from './view-cache.js';
 
 /** Replacement policy when the cache is full. */
 export type CacheEviction = 'lru' | 'random';

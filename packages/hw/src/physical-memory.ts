@@ -7,9 +7,9 @@
  * layout. Untouched memory reads as zeros.
  */
 
-import { ViewCache } from './view-cache.js';
 import { ADDRESS_LIMIT, addrMod, checkAddress, checkBytes, checkInteger, checkSize, checkWindow, describe, hex, isPowerOfTwo } from './address.js';
 import type { MemoryRegion } from './types.js';
+import { ViewCache } from './view-cache.js';
 
 /** At most this much RAM per machine (DESIGN.md: page metadata is dense, one slot per page). */
 export const MAX_RAM_BYTES = 64 * 2 ** 30;

@@ -10,10 +10,10 @@
  * CPUs and devices do not. Drains go straight to memory, past any cache.
  */
 
-import { ViewCache } from './view-cache.js';
 import { addrMod, checkInteger, isPowerOfTwo } from './address.js';
 import type { HwCounters } from './counters.js';
 import type { PhysicalMemory } from './physical-memory.js';
+import { ViewCache } from './view-cache.js';
 
 export class WriteCombineBuffer {
   readonly entries: number;
