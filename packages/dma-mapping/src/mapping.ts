@@ -379,26 +379,9 @@ function mapPage(dev: Device, pfn: number, offset: number, size: number, dir: Dm
   let addr: number;
   if (ops === null) addr = dmaDirectMapPage(dev, pfn, offset, size, dir, attrs);
   else addr = ops.mapPage === undefined ? DMA_MAPPING_ERROR : ops.mapPage(dev, pfn, offset, size, dir, attrs);
-  const debug = dev.machine.dmaDebug;
-  if (debug !== null) mapPageDebug(debug, dev, pfn, offset, size, dir, addr, attrs);
+  // debug_dma_map_page, which records nothing that dma_mapping_error() would call a failure.
+  dev.machine.dmaDebug?.mapPage(dev, pfn, offset, size, dir, addr, attrs);
   return addr;
-}
-
-/** `debug_dma_map_page`, out of line: the map path without dma-debug stays small enough to inline. */
-function mapPageDebug(
-  debug: DmaDebug,
-  dev: Device,
-  pfn: number,
-  offset: number,
-  size: number,
-  dir: DmaDataDirection,
-  addr: number,
-  attrs: number,
-): void {
-  // debug_dma_map_page records nothing that dma_mapping_error() would call a failure.
-  if (addr !== DMA_MAPPING_ERROR && dev.dmaOps?.mappingError?.(dev, addr) !== true) {
-    debug.mapPage(dev, pfn, offset, size, dir, addr, attrs);
-  }
 }
 
 /** `dma_unmap_page_attrs`: every argument must match the map call. */
