@@ -40,33 +40,35 @@ function mapOnly(dmaDebug: boolean, dir: DmaDataDirection) {
   };
 }
 
-// Interleaved with the baseline (the goals are ratios, TO_DEVICE's a difference of two figures,
-// and this VM's speed drifts by tens of percent between seconds); dma-debug off first, as a
-// machine without it never runs the debug code.
-const [baseline, write, both, fromDevice] = measureEach([
-  { name: 'TypedArray.set 4 KiB (baseline)', fn: () => dst.set(src) },
-  { name: 'CPU write 4 KiB (dirties 64 lines)', fn: dirtyThenMap(false, DMA_TO_DEVICE, false) },
-  { name: 'CPU write + map+unmap TO_DEVICE', fn: dirtyThenMap(false, DMA_TO_DEVICE, true) },
-  { name: 'map+unmap FROM_DEVICE 4 KiB (two invalidates)', fn: mapOnly(false, DMA_FROM_DEVICE) },
-]) as [Measurement, Measurement, Measurement, Measurement];
-// With dma-debug on, the CPU write itself is watched (the ownership sanitizer): subtract that write.
-const [baselineDebug, writeDebug, bothDebug, fromDeviceDebug] = measureEach([
-  { name: 'TypedArray.set 4 KiB (baseline)', fn: () => dst.set(src) },
-  { name: 'CPU write 4 KiB, dma-debug on', fn: dirtyThenMap(true, DMA_TO_DEVICE, false) },
-  { name: 'CPU write + map+unmap TO_DEVICE, dma-debug', fn: dirtyThenMap(true, DMA_TO_DEVICE, true) },
-  { name: '… with dma-debug', fn: mapOnly(true, DMA_FROM_DEVICE) },
-]) as [Measurement, Measurement, Measurement, Measurement];
-const toDevice: Measurement = { ...both, name: 'map+unmap TO_DEVICE of a dirty 4 KiB (difference)', medianNs: both.medianNs - write.medianNs };
-const toDeviceDebug: Measurement = { ...bothDebug, name: '… with dma-debug (difference)', medianNs: bothDebug.medianNs - writeDebug.medianNs };
-printBench('ARM dma-direct with cache maintenance (goal ≤ 2× the copies the maintenance makes)', baseline, [
-  { m: write, copies: 1 },
-  { m: toDevice, copies: 1, maxMultiple: 2 },
-  { m: toDeviceDebug, copies: 1, baseline: baselineDebug },
-  { m: fromDevice, copies: 1, maxMultiple: 2 },
-  { m: fromDeviceDebug, copies: 1, baseline: baselineDebug },
+/**
+ * The baseline, a CPU write, the write with a TO_DEVICE map+unmap, and a FROM_DEVICE map+unmap,
+ * interleaved (the goals are ratios, TO_DEVICE's a difference of two figures, and this VM's speed
+ * drifts by tens of percent between seconds). With dma-debug on, the CPU write itself is watched
+ * (the ownership sanitizer), which the difference subtracts.
+ */
+function group(dmaDebug: boolean): { baseline: Measurement; write: Measurement; toDevice: Measurement; fromDevice: Measurement } {
+  const tag = dmaDebug ? ', dma-debug' : '';
+  const [baseline, write, both, fromDevice] = measureEach([
+    { name: 'TypedArray.set 4 KiB (baseline)', fn: () => dst.set(src) },
+    { name: `CPU write 4 KiB (dirties 64 lines)${tag}`, fn: dirtyThenMap(dmaDebug, DMA_TO_DEVICE, false) },
+    { name: `CPU write + map+unmap TO_DEVICE${tag}`, fn: dirtyThenMap(dmaDebug, DMA_TO_DEVICE, true) },
+    { name: dmaDebug ? '… with dma-debug' : 'map+unmap FROM_DEVICE 4 KiB (two invalidates)', fn: mapOnly(dmaDebug, DMA_FROM_DEVICE) },
+  ]) as [Measurement, Measurement, Measurement, Measurement];
+  const name = dmaDebug ? '… with dma-debug (difference)' : 'map+unmap TO_DEVICE of a dirty 4 KiB (difference)';
+  return { baseline, write, toDevice: { ...both, name, medianNs: both.medianNs - write.medianNs }, fromDevice };
+}
+
+// dma-debug off first, as a machine without it never runs the debug code.
+const off = group(false);
+const on = group(true);
+printBench('ARM dma-direct with cache maintenance (goal ≤ 2× the copies the maintenance makes)', off.baseline, [
+  { m: off.write, copies: 1 },
+  { m: off.toDevice, copies: 1, maxMultiple: 2 },
+  { m: on.toDevice, copies: 1, baseline: on.baseline },
+  { m: off.fromDevice, copies: 1, maxMultiple: 2 },
+  { m: on.fromDevice, copies: 1, baseline: on.baseline },
 ]);
 // Each figure as a multiple of the copy measured beside it, so the ratio does not take the VM's
 // drift between the two groups.
-const drift = baseline.medianNs / baselineDebug.medianNs;
-const onOff = (on: Measurement, off: Measurement): string => ((on.medianNs * drift) / off.medianNs).toFixed(2);
-console.log(`dma-debug on / off: TO_DEVICE ${onOff(toDeviceDebug, toDevice)}×, FROM_DEVICE ${onOff(fromDeviceDebug, fromDevice)}× (goal ≤ 2)`);
+const onOff = (a: Measurement, b: Measurement): string => (a.medianNs / on.baseline.medianNs / (b.medianNs / off.baseline.medianNs)).toFixed(2);
+console.log(`dma-debug on / off: TO_DEVICE ${onOff(on.toDevice, off.toDevice)}×, FROM_DEVICE ${onOff(on.fromDevice, off.fromDevice)}× (goal ≤ 2)`);
