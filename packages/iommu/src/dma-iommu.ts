@@ -13,8 +13,7 @@ import type { Scatterlist } from '@kdma/scatterlist';
 import { IommuDmaFlushQueue } from './dma-iommu-fq.js';
 import { IOMMU_CACHE, IOMMU_MMIO, IOMMU_PRIV, IOMMU_READ, IOMMU_WRITE } from './io-pgtable.js';
 import { IovaDomain } from './iova.js';
-import type {
-  DevIommu} from './iommu.js';
+import type { DevIommu } from './iommu.js';
 import {
   devIommu,
   IOMMU_DOMAIN_DMA_FQ,
