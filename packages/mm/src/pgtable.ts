@@ -26,6 +26,11 @@ export function ptePfn(pte: number): number {
   return Math.floor(pte / (FLAG_SPAN * TYPE_SPAN));
 }
 
+/** The physical address behind `va` in the page a PTE maps (`pte_pfn` plus the offset in the page). */
+export function ptePhys(pte: number, va: number, pageSize: number): number {
+  return ptePfn(pte) * pageSize + addrMod(va, pageSize);
+}
+
 /** The memory type a PTE gives its page. */
 export function pteMemoryType(pte: number): MemoryType {
   return MEMORY_TYPES[addrMod(Math.floor(pte / FLAG_SPAN), TYPE_SPAN)] as MemoryType;
@@ -304,7 +309,7 @@ export class KernelPageTable {
     if (KernelPageTable.isLinear(kva, 1)) return kva - PAGE_OFFSET;
     const space = this.spaceOf(kva) as MappedSpace;
     const pte = space.table.get(kva);
-    return ptePfn(pte) * this.pageSize + addrMod(kva, this.pageSize);
+    return ptePhys(pte, kva, this.pageSize);
   }
 
   /** The memory type the CPU uses at `kva`, or a CpuFault. */

@@ -1,6 +1,6 @@
-import { addrMod, type MemoryType } from '@kdma/hw';
+import type { MemoryType } from '@kdma/hw';
 import type { PhysicalCpuAccess } from './hardware.js';
-import { ptePfn, pteMemoryType, type RunVisitor } from './pgtable.js';
+import { pteMemoryType, ptePhys, type RunVisitor } from './pgtable.js';
 
 const NO_BYTES = new Uint8Array(0);
 
@@ -34,7 +34,7 @@ export class RunCopier {
 
   /** Stores or loads `buffer[offset, offset + length)` at `va`, inside the one page `pte` maps (already checked). */
   copyInPage(pte: number, va: number, buffer: Uint8Array, offset: number, length: number, write: boolean): void {
-    const paddr = ptePfn(pte) * this.pageSize + addrMod(va, this.pageSize);
+    const paddr = ptePhys(pte, va, this.pageSize);
     if (write) this.hw.cpuWrite(paddr, buffer, pteMemoryType(pte), offset, length);
     else this.hw.cpuReadInto(paddr, buffer, pteMemoryType(pte), offset, length);
   }
