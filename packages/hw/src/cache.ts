@@ -263,17 +263,9 @@ export class Cache {
     const lineA = Math.floor(r / L);
     const ci = Math.floor(lineA / lpc);
     const lb = Math.ceil((r + len) / L) - ci * lpc;
-    if (lb > lpc) return this.forLines(r, len, false, true);
-    // Inside one chunk (every DMA buffer of a page or less): no chunk loop.
-    const dirty = this.dirty[ci];
-    if (dirty === null || dirty === undefined) return;
-    const la = lineA - ci * lpc;
-    for (let i = nextSetBit(dirty, la, lb); i < lb; ) {
-      const j = nextClearBit(dirty, i, lb);
-      this.writeBackRun(ci, i, j);
-      i = nextSetBit(dirty, j, lb);
-    }
-    clearBits(dirty, la, lb);
+    // Inside one chunk (every DMA buffer of a page or less) straight to the lines, no chunk loop.
+    if (lb > lpc) this.forLines(r, len, false, true);
+    else if (this.valid[ci] !== null && this.valid[ci] !== undefined) this.cleanLines(ci, lineA - ci * lpc, lb);
   }
 
   /** Drops the lines that `[r, r + len)` touches, dirty or not. */
@@ -284,14 +276,9 @@ export class Cache {
     const lineA = Math.floor(r / L);
     const ci = Math.floor(lineA / lpc);
     const lb = Math.ceil((r + len) / L) - ci * lpc;
-    if (lb > lpc || this.capacity > 0) return this.forLines(r, len, true, false);
-    // Inside one chunk, no slots to free: three bit ranges cleared, no chunk loop.
-    const valid = this.valid[ci];
-    if (valid === null || valid === undefined) return;
-    const la = lineA - ci * lpc;
-    clearBits(this.dirty[ci]!, la, lb);
-    clearBits(valid, la, lb);
-    clearBits(this.shadowed[ci]!, la, lb);
+    // Inside one chunk straight to the lines, as cleanAt.
+    if (lb > lpc) this.forLines(r, len, true, false);
+    else if (this.valid[ci] !== null && this.valid[ci] !== undefined) this.dropLines(ci, lineA - ci * lpc, lb);
   }
 
   /** Writes back the dirty lines that `[r, r + len)` touches, then drops them all. */
@@ -473,31 +460,39 @@ export class Cache {
     const lineB = Math.ceil((r + len) / L);
     const ciEnd = Math.floor((lineB - 1) / lpc);
     for (let ci = Math.floor(lineA / lpc); ci <= ciEnd; ci++) {
-      const valid = this.valid[ci];
-      if (valid === null || valid === undefined) continue;
-      const dirty = this.dirty[ci]!;
+      // valid and dirty exist together (allocateChunk): no bitmap, no line of this chunk cached.
+      if (this.valid[ci] === null || this.valid[ci] === undefined) continue;
       const la = Math.max(lineA - ci * lpc, 0);
       const lb = Math.min(lineB - ci * lpc, lpc);
-      if (writeBack) {
-        for (let i = nextSetBit(dirty, la, lb); i < lb; ) {
-          const j = nextClearBit(dirty, i, lb);
-          this.writeBackRun(ci, i, j);
-          i = nextSetBit(dirty, j, lb);
-        }
-      }
-      if (writeBack || drop) clearBits(dirty, la, lb);
-      if (drop) {
-        if (this.capacity > 0) {
-          const slots = this.slotOf[ci]!;
-          for (let i = nextSetBit(valid, la, lb); i < lb; i = nextSetBit(valid, i + 1, lb)) {
-            this.freeSlot(slots[i]!);
-            slots[i] = -1;
-          }
-        }
-        clearBits(valid, la, lb);
-        clearBits(this.shadowed[ci]!, la, lb);
+      if (writeBack) this.cleanLines(ci, la, lb);
+      if (drop) this.dropLines(ci, la, lb);
+    }
+  }
+
+  /** Writes back the dirty lines among [la, lb) of chunk `ci` (one copy per run); they become clean. */
+  private cleanLines(ci: number, la: number, lb: number): void {
+    const dirty = this.dirty[ci]!;
+    for (let i = nextSetBit(dirty, la, lb); i < lb; ) {
+      const j = nextClearBit(dirty, i, lb);
+      this.writeBackRun(ci, i, j);
+      i = nextSetBit(dirty, j, lb);
+    }
+    clearBits(dirty, la, lb);
+  }
+
+  /** Drops lines [la, lb) of chunk `ci`, dirty or not (and, with a capacity, their slots). */
+  private dropLines(ci: number, la: number, lb: number): void {
+    const valid = this.valid[ci]!;
+    if (this.capacity > 0) {
+      const slots = this.slotOf[ci]!;
+      for (let i = nextSetBit(valid, la, lb); i < lb; i = nextSetBit(valid, i + 1, lb)) {
+        this.freeSlot(slots[i]!);
+        slots[i] = -1;
       }
     }
+    clearBits(this.dirty[ci]!, la, lb);
+    clearBits(valid, la, lb);
+    clearBits(this.shadowed[ci]!, la, lb);
   }
 
   private writeBackLine(line: number): void {
