@@ -19,6 +19,8 @@ import {
   isAligned,
   isPowerOfTwo,
   lowBits,
+  lower32Bits,
+  upper32Bits,
 } from './address.js';
 
 /** Bit-by-bit reference, independent of the implementation's 32-bit halves. */
@@ -34,6 +36,13 @@ function bitwise(a: number, b: number, op: (x: number, y: number) => number): nu
 const address = fc.integer({ min: 0, max: 2 ** 52 - 1 });
 
 describe('52-bit address helpers', () => {
+  it('splits a 52-bit address into the halves of a 64-bit field (lower_32_bits, upper_32_bits)', () => {
+    expect([lower32Bits(0x1_2345_6789), upper32Bits(0x1_2345_6789)]).toEqual([0x2345_6789, 1]);
+    expect([lower32Bits(0xf_ffff_ffff_ffff), upper32Bits(0xf_ffff_ffff_ffff)]).toEqual([0xffff_ffff, 0xf_ffff]);
+    expect([lower32Bits(0x8000_0000), upper32Bits(0x8000_0000)]).toEqual([0x8000_0000, 0]);
+    fc.assert(fc.property(address, (a) => lower32Bits(a) >= 0 && lower32Bits(a) < 2 ** 32 && upper32Bits(a) * 2 ** 32 + lower32Bits(a) === a));
+  });
+
   it('computes AND, OR and AND-NOT above 4 GiB', () => {
     expect(addrAnd(0xabcde12345678, 0xfffff0000ffff)).toBe(0xabcde00005678);
     expect(addrOr(0x100000000, 0xfff)).toBe(0x100000fff);

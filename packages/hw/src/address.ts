@@ -85,6 +85,16 @@ export function lowBits(value: number, bits: number): number {
   return addrMod(value, pow2(bits));
 }
 
+/** `lower_32_bits(n)`: the low half of a 64-bit register or descriptor field. */
+export function lower32Bits(value: number): number {
+  return addrMod(value, TWO_32);
+}
+
+/** `upper_32_bits(n)`: the high half. */
+export function upper32Bits(value: number): number {
+  return floor(value / TWO_32);
+}
+
 /** `a & b` on 52-bit values. */
 export function addrAnd(a: number, b: number): number {
   if (a < TWO_31 && b < TWO_31) return a & b;

@@ -11,7 +11,7 @@ import {
   type Machine,
   type MachineIommu,
 } from '@kdma/dma-mapping/ops';
-import { addrAnd, addrMod, alignUp, type DmaFault, type DmaFaultKind, type DmaTranslation, getOrder, hex, type MemoryRegion, pow2, type TranslationRun } from '@kdma/hw';
+import { addrAnd, addrMod, alignUp, type DmaFault, type DmaFaultKind, type DmaTranslation, getOrder, hex, lower32Bits, type MemoryRegion, pow2, type TranslationRun, upper32Bits } from '@kdma/hw';
 import { bitmapClear, bitmapSet, dmaGetSegBoundaryNrPages, iommuAreaAlloc, iommuNumPages } from '@kdma/iommu';
 import { GFP_DMA, GFP_KERNEL } from '@kdma/mm';
 import type { Scatterlist } from '@kdma/scatterlist';
@@ -41,8 +41,8 @@ export const GART_MAX_PHYS_ADDR = 2 ** 40;
 
 /** `GPTE_ENCODE`: address bits 12–31 in place, bits 32–39 in bits 4–11, valid and coherent. */
 export function gpteEncode(paddr: number): number {
-  const low = addrMod(paddr, TWO_32);
-  return low - (low % PAGE_SIZE) + (Math.floor(paddr / TWO_32) % 256) * 16 + GPTE_VALID + GPTE_COHERENT;
+  const low = lower32Bits(paddr);
+  return low - (low % PAGE_SIZE) + (upper32Bits(paddr) % 256) * 16 + GPTE_VALID + GPTE_COHERENT;
 }
 
 /** `GPTE_DECODE`: the physical page of a GATT entry. */

@@ -1,4 +1,5 @@
 import { dmaSetMaxSegSize, type Device } from '@kdma/dma-mapping';
+import { lower32Bits, upper32Bits } from '@kdma/hw';
 import { checkInt, describeValue } from './args.js';
 import { ENXIO } from './errno.js';
 import { SNDRV_DMA_TYPE_DEV_WC, sndSgbufGetAddr, sndSgbufGetChunkSize, type SndDmaType } from './memalloc.js';
@@ -103,8 +104,8 @@ const ops: SndPcmOps = {
       const addr = sndSgbufGetAddr(dmab, offset);
       const length = sndSgbufGetChunkSize(dmab, offset, bufferBytes - offset);
       writel(chip, PCM_REG_SEG_INDEX, index);
-      writel(chip, PCM_REG_SEG_ADDR_LO, addr % 2 ** 32);
-      writel(chip, PCM_REG_SEG_ADDR_HI, Math.floor(addr / 2 ** 32));
+      writel(chip, PCM_REG_SEG_ADDR_LO, lower32Bits(addr));
+      writel(chip, PCM_REG_SEG_ADDR_HI, upper32Bits(addr));
       writel(chip, PCM_REG_SEG_LEN, length);
       offset += length;
     }

@@ -3,6 +3,8 @@
  * values of drivers/net/ethernet/intel/e1000/e1000_hw.h (legacy descriptors).
  */
 
+import { lower32Bits, upper32Bits } from '@kdma/hw';
+
 /** Interrupt cause read (read to clear). */
 export const E1000_ICR = 0x000c0;
 /** Interrupt mask set (write 1s to enable causes). */
@@ -78,14 +80,10 @@ export function descAddr(view: DataView, offset = 0): number {
   return view.getUint32(offset + 4, true) * 2 ** 32 + view.getUint32(offset, true);
 }
 
-/**
- * Writes a bus address as a 64-bit little-endian field (`lower_32_bits`, `upper_32_bits`): one
- * division, no `%`, which V8 takes through a C `fmod` for the addresses past 2^31 it runs on here.
- */
+/** Writes a bus address as a 64-bit little-endian field. */
 export function setDescAddr(view: DataView, addr: number, offset = 0): void {
-  const upper = Math.floor(addr / 2 ** 32);
-  view.setUint32(offset, addr - upper * 2 ** 32, true);
-  view.setUint32(offset + 4, upper, true);
+  view.setUint32(offset, lower32Bits(addr), true);
+  view.setUint32(offset + 4, upper32Bits(addr), true);
 }
 
 /** What the driver sees of the NIC: its register block (BAR 0) and its interrupt line. */

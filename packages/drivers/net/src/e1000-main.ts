@@ -13,6 +13,7 @@ import {
   type Device,
 } from '@kdma/dma-mapping';
 import { EBUSY, EINVAL, ENOMEM, GFP_ATOMIC, GFP_KERNEL } from '@kdma/mm';
+import { lower32Bits, upper32Bits } from '@kdma/hw';
 import { checkFunction, checkInt, describeValue } from './args.js';
 import { checkNetBugs, type NetBug } from './bugs.js';
 import {
@@ -269,14 +270,14 @@ export class E1000Adapter {
     this.rxStageView = new DataView(this.rxStage.buffer);
     this.hw.requestIrq(() => this.intr());
     // e1000_configure_tx / e1000_configure_rx
-    this.writel(E1000_TDBAL, tx.dma % 2 ** 32);
-    this.writel(E1000_TDBAH, Math.floor(tx.dma / 2 ** 32));
+    this.writel(E1000_TDBAL, lower32Bits(tx.dma));
+    this.writel(E1000_TDBAH, upper32Bits(tx.dma));
     this.writel(E1000_TDLEN, tx.count * E1000_DESC_SIZE);
     this.writel(E1000_TDH, 0);
     this.writel(E1000_TDT, 0);
     this.writel(E1000_TCTL, E1000_TCTL_EN);
-    this.writel(E1000_RDBAL, rx.dma % 2 ** 32);
-    this.writel(E1000_RDBAH, Math.floor(rx.dma / 2 ** 32));
+    this.writel(E1000_RDBAL, lower32Bits(rx.dma));
+    this.writel(E1000_RDBAH, upper32Bits(rx.dma));
     this.writel(E1000_RDLEN, rx.count * E1000_DESC_SIZE);
     this.writel(E1000_RDH, 0);
     this.writel(E1000_RDT, 0);

@@ -17,7 +17,7 @@
  * do, so the list must be in memory — past the CPU's write buffer — by then.
  */
 import type { Device } from '@kdma/dma-mapping';
-import { checkInteger, DmaFault } from '@kdma/hw';
+import { checkInteger, DmaFault, lower32Bits, upper32Bits } from '@kdma/hw';
 import { CapturePattern, CAPTURE_HEADER_SIZE, CAPTURE_TRAILER_SIZE } from './capture-pattern.js';
 
 /** Bytes per descriptor. */
@@ -54,10 +54,8 @@ interface Slot {
 /** Writes the little-endian descriptor `index` of a list into `view` (the driver side's helper). */
 export function writeCaptureDescriptor(view: DataView, index: number, busAddr: number, length: number, last: boolean): void {
   const at = index * CAPTURE_DESC_SIZE;
-  // lower_32_bits/upper_32_bits with one division (no %: V8's fmod for addresses past 2^31).
-  const upper = Math.floor(busAddr / U32);
-  view.setUint32(at, busAddr - upper * U32, true);
-  view.setUint32(at + 4, upper, true);
+  view.setUint32(at, lower32Bits(busAddr), true);
+  view.setUint32(at + 4, upper32Bits(busAddr), true);
   view.setUint32(at + 8, length, true);
   view.setUint32(at + 12, last ? CAPTURE_DESC_LAST : 0, true);
 }
