@@ -257,34 +257,17 @@ export class Cache {
 
   /** Writes back the dirty lines that `[r, r + len)` touches (one copy per run); they become clean. */
   cleanAt(r: number, len: number): void {
-    if (len === 0) return;
-    const L = this.lineSize;
-    const lpc = this.linesPerChunk;
-    const lineA = Math.floor(r / L);
-    const ci = Math.floor(lineA / lpc);
-    const lb = Math.ceil((r + len) / L) - ci * lpc;
-    // Inside one chunk (every DMA buffer of a page or less) straight to the lines, no chunk loop.
-    if (lb > lpc) this.forLines(r, len, false, true);
-    else if (this.valid[ci] !== null && this.valid[ci] !== undefined) this.cleanLines(ci, lineA - ci * lpc, lb);
+    this.maintain(r, len, false, true);
   }
 
   /** Drops the lines that `[r, r + len)` touches, dirty or not. */
   invalidateAt(r: number, len: number): void {
-    if (len === 0) return;
-    const L = this.lineSize;
-    const lpc = this.linesPerChunk;
-    const lineA = Math.floor(r / L);
-    const ci = Math.floor(lineA / lpc);
-    const lb = Math.ceil((r + len) / L) - ci * lpc;
-    // Inside one chunk straight to the lines, as cleanAt.
-    if (lb > lpc) this.forLines(r, len, true, false);
-    else if (this.valid[ci] !== null && this.valid[ci] !== undefined) this.dropLines(ci, lineA - ci * lpc, lb);
+    this.maintain(r, len, true, false);
   }
 
   /** Writes back the dirty lines that `[r, r + len)` touches, then drops them all. */
   flushAt(r: number, len: number): void {
-    if (len === 0) return;
-    this.forLines(r, len, true, true);
+    this.maintain(r, len, true, true);
   }
 
   /**
@@ -328,7 +311,7 @@ export class Cache {
     const end = r + len;
     if (addrMod(r, L) !== 0) this.writeBackLine(Math.floor(r / L));
     if (addrMod(end, L) !== 0) this.writeBackLine(Math.floor(end / L));
-    this.forLines(r, len, true, false);
+    this.invalidateAt(r, len);
   }
 
   // ---- internals
@@ -450,9 +433,28 @@ export class Cache {
   }
 
   /**
-   * Walks the lines touched by `[r, r + len)`: with `writeBack`, runs of dirty lines go to memory
-   * with one copy each and become clean; with `drop`, every line then becomes invalid.
+   * Cache maintenance of `[r, r + len)`: with `writeBack`, runs of dirty lines go to memory with
+   * one copy each and become clean; with `drop`, every line then becomes invalid. A range inside
+   * one chunk (every DMA buffer of a page or less) goes straight to the lines, no chunk loop.
    */
+  private maintain(r: number, len: number, drop: boolean, writeBack: boolean): void {
+    if (len === 0) return;
+    const L = this.lineSize;
+    const lpc = this.linesPerChunk;
+    const lineA = Math.floor(r / L);
+    const ci = Math.floor(lineA / lpc);
+    const lb = Math.ceil((r + len) / L) - ci * lpc;
+    if (lb > lpc) {
+      this.forLines(r, len, drop, writeBack);
+      return;
+    }
+    // valid and dirty exist together (allocateChunk): none, and no line of this chunk is cached.
+    if (this.valid[ci] === null || this.valid[ci] === undefined) return;
+    if (writeBack) this.cleanLines(ci, lineA - ci * lpc, lb);
+    if (drop) this.dropLines(ci, lineA - ci * lpc, lb);
+  }
+
+  /** `maintain` of a range over several chunks, chunk by chunk. */
   private forLines(r: number, len: number, drop: boolean, writeBack: boolean): void {
     const L = this.lineSize;
     const lpc = this.linesPerChunk;
