@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
 import { MAX_RAM_BYTES, PhysicalMemory } from './physical-memory.js';
 
 const GiB = 2 ** 30;
@@ -99,5 +100,21 @@ describe('PhysicalMemory', () => {
     expect(() => ram.readInto(0, new Uint8Array(2), 3)).toThrow(/offset/);
     expect(() => ram.write(0, new Uint8Array(2), 1, 2)).toThrow(/length/);
     expect(() => ram.fill(0, 1, 256)).toThrow(/value/);
+  });
+
+  it('copyAt moves bytes as memmove does, overlapping or not, within a chunk and across chunks', () => {
+    const size = 4 * 4096;
+    fc.assert(
+      fc.property(fc.nat(size - 1), fc.nat(size - 1), fc.nat(3 * 4096), (src, dst, wanted) => {
+        const len = Math.min(wanted, size - src, size - dst);
+        const ram = new PhysicalMemory([{ base: 0, size }], { chunkSize: 4096 });
+        const model = new Uint8Array(size).map((_, i) => (i * 7 + 3) % 251);
+        ram.write(0, model);
+        ram.copyAt(dst, src, len);
+        model.copyWithin(dst, src, src + len);
+        expect(ram.read(0, size)).toEqual(model);
+      }),
+      { numRuns: 200 },
+    );
   });
 });

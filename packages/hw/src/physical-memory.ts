@@ -239,8 +239,8 @@ export class PhysicalMemory {
   }
 
   /**
-   * Copies `len` bytes of RAM from offset `src` to offset `dst` (memmove semantics): one `set` or
-   * `copyWithin` per piece that stays inside one source and one destination chunk, no scratch.
+   * Copies `len` bytes of RAM from offset `src` to offset `dst` (memmove semantics): one `set`
+   * per piece that stays inside one source and one destination chunk, no scratch.
    */
   copyAt(dst: number, src: number, len: number): void {
     if (len === 0 || dst === src) return;
@@ -267,9 +267,10 @@ export class PhysicalMemory {
       if (source === null || source === undefined) {
         this.fillAt(to, n, 0);
       } else {
+        // set() copies as memmove does when both are views of one buffer (the spec reads the
+        // source as it was), and is not entered through the runtime as copyWithin() is.
         const target = this.chunks[dci] ?? this.allocate(dci);
-        if (target === source) target.copyWithin(to - dci * size, sOff, sOff + n);
-        else target.set(this.viewCache.view(source, sci, sOff, n), to - dci * size);
+        target.set(this.viewCache.view(source, sci, sOff, n), to - dci * size);
       }
       done += n;
     }
@@ -293,9 +294,8 @@ export class PhysicalMemory {
 
   /**
    * Chunk `ci` followed by `chunkSize` bytes of shadow storage (a cache's copy of it), both views
-   * of one buffer: moving lines between the two is then a `copyWithin`, which makes no view per
-   * copy as `set(subarray)` does. Allocates or widens the chunk as needed; the RAM half keeps
-   * its bytes and is what every other access goes on using.
+   * of one buffer, so the pair lives and dies with the chunk. Allocates or widens the chunk as
+   * needed; the RAM half keeps its bytes and is what every other access goes on using.
    */
   shadowedChunk(ci: number): Uint8Array {
     const size = this.chunkSize;
