@@ -137,6 +137,30 @@ describe('Hardware', () => {
     expect(hw.counters.cpuBytesRead).toBe(5);
   });
 
+  it('unchecked accesses move the same bytes, count and report them, and still refuse what is not RAM', () => {
+    for (const cacheModel of [false, true]) {
+      const hw = machine({ cacheModel });
+      const events: AccessEvent[] = [];
+      hw.observe((e) => events.push(e));
+      hw.cpuWriteUnchecked(0x10, pattern(10), 'normal', 2, 5);
+      hw.cpuWriteUnchecked(0x2000, pattern(8), 'wc', 0, 8);
+      const out = new Uint8Array(8).fill(0xff);
+      hw.cpuReadIntoUnchecked(0x10, out, 'normal', 1, 5);
+      expect(out).toEqual(new Uint8Array([0xff, 3, 4, 5, 6, 7, 0xff, 0xff]));
+      // The write-combined store is still in the buffer: the CPU's own read sees it, RAM does not yet.
+      expect(hw.cpuRead(0x2000, 8, 'wc')).toEqual(pattern(8));
+      expect(hw.counters.cpuBytesWritten).toBe(13);
+      expect(events.map((e) => [e.write, e.paddr, e.length])).toEqual([
+        [true, 0x10, 5],
+        [true, 0x2000, 8],
+        [false, 0x10, 5],
+        [false, 0x2000, 8],
+      ]);
+      const end = hw.ram.regions[0]!.base + hw.ram.regions[0]!.size;
+      expect(() => hw.cpuReadIntoUnchecked(end - 4, out, 'normal', 0, 8)).toThrow(/paddr/);
+    }
+  });
+
   it('rejects bad arguments by name and changes nothing', () => {
     const hw = machine({ cacheModel: true });
     expect(() => hw.cpuRead(-1, 4, 'normal')).toThrow(/paddr/);

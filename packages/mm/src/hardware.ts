@@ -20,6 +20,10 @@ export interface PhysicalCpuAccess {
   cpuReadInto(paddr: number, target: Uint8Array, type: MemoryType, offset?: number, length?: number): void;
   /** Stores `bytes[offset, offset + length)` at `paddr`. */
   cpuWrite(paddr: number, bytes: Uint8Array, type: MemoryType, offset?: number, length?: number): void;
+  /** `cpuReadInto` of arguments the caller has checked: only the RAM range is. */
+  cpuReadIntoUnchecked(paddr: number, target: Uint8Array, type: MemoryType, offset: number, length: number): void;
+  /** `cpuWrite` of arguments the caller has checked: only the RAM range is. */
+  cpuWriteUnchecked(paddr: number, bytes: Uint8Array, type: MemoryType, offset: number, length: number): void;
   cpuFill(paddr: number, length: number, value: number, type: MemoryType): void;
   wmb(): void;
   rmb(): void;

@@ -73,8 +73,9 @@ export class KernelCpu {
     if (length === 0) return;
     const paddr = this.tables.linearPhys(kva, length, write);
     if (paddr >= 0) {
-      if (write) this.hw.cpuWrite(paddr, buffer, 'normal', offset, length);
-      else this.hw.cpuReadInto(paddr, buffer, 'normal', offset, length);
+      // readInto/write checked the buffer and window, checkLinear the RAM: no second round in hw.
+      if (write) this.hw.cpuWriteUnchecked(paddr, buffer, 'normal', offset, length);
+      else this.hw.cpuReadIntoUnchecked(paddr, buffer, 'normal', offset, length);
       return;
     }
     const pte = this.tables.onePagePte(kva, length, write);

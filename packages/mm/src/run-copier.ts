@@ -12,7 +12,9 @@ export interface RunWalker {
 /**
  * The CPU's loads and stores of a buffer window through page tables, run by run. Its two
  * visitors are made once per CPU view, not once per access: kernel and user accesses walk the
- * tables on every call, and a closure each time was garbage on the hot path.
+ * tables on every call, and a closure each time was garbage on the hot path. Its callers have
+ * checked the buffer and window and the walk gives physical addresses and PTE memory types, so
+ * it uses the hardware's unchecked accesses.
  */
 export class RunCopier {
   private readonly hw: PhysicalCpuAccess;
@@ -21,10 +23,10 @@ export class RunCopier {
   private buffer: Uint8Array = NO_BYTES;
   private base = 0;
   private readonly store: RunVisitor = (paddr: number, type: MemoryType, offset: number, length: number): void => {
-    this.hw.cpuWrite(paddr, this.buffer, type, this.base + offset, length);
+    this.hw.cpuWriteUnchecked(paddr, this.buffer, type, this.base + offset, length);
   };
   private readonly load: RunVisitor = (paddr: number, type: MemoryType, offset: number, length: number): void => {
-    this.hw.cpuReadInto(paddr, this.buffer, type, this.base + offset, length);
+    this.hw.cpuReadIntoUnchecked(paddr, this.buffer, type, this.base + offset, length);
   };
 
   constructor(hw: PhysicalCpuAccess, pageSize: number) {
@@ -35,8 +37,8 @@ export class RunCopier {
   /** Stores or loads `buffer[offset, offset + length)` at `va`, inside the one page `pte` maps (already checked). */
   copyInPage(pte: number, va: number, buffer: Uint8Array, offset: number, length: number, write: boolean): void {
     const paddr = ptePhys(pte, va, this.pageSize);
-    if (write) this.hw.cpuWrite(paddr, buffer, pteMemoryType(pte), offset, length);
-    else this.hw.cpuReadInto(paddr, buffer, pteMemoryType(pte), offset, length);
+    if (write) this.hw.cpuWriteUnchecked(paddr, buffer, pteMemoryType(pte), offset, length);
+    else this.hw.cpuReadIntoUnchecked(paddr, buffer, pteMemoryType(pte), offset, length);
   }
 
   /** Stores (`write`) or loads `buffer[offset, offset + length)` at `va`, already checked, run by run. */
