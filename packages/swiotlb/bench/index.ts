@@ -9,7 +9,7 @@
  */
 import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE, type ValidDmaDirection } from '@kdma/dma-attrs';
 import { Hardware } from '@kdma/hw';
-import { measure, printBench, type BenchRow } from '@kdma/measure';
+import { copyPair, measure, printBench, type BenchRow } from '@kdma/measure';
 import { Mm, X86_64_ZONES } from '@kdma/mm';
 import { swiotlbDevice, swiotlbInit, swiotlbTblMapSingle, swiotlbTblUnmapSingle, type SwiotlbDevice } from '../src/index.js';
 
@@ -53,8 +53,7 @@ for (const dir of [DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE] as const) 
   for (let i = 0; i < 20000; i++) fn();
 }
 
-const src = new Uint8Array(SIZE).map((_, i) => i * 3);
-const dst = new Uint8Array(SIZE);
+const { src, dst } = copyPair(SIZE);
 const baseline = measure('TypedArray.set 4 KiB (baseline)', () => dst.set(src));
 
 const rows: BenchRow[] = [

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { measure, measureEach, ScatteredPages } from './measure.js';
+import { copyPair, measure, measureEach, ScatteredPages } from './measure.js';
 import { printBench } from './report.js';
 
 // Timings are never asserted: only what the harness calls, in which order, and what it returns.
@@ -28,6 +28,28 @@ describe('measureEach', () => {
     expect(order.join('')).toBe('ab' + 'aabb'.repeat(3));
     expect(a).toMatchObject({ name: 'a', samples: 3, batch: 2 });
     expect(b).toMatchObject({ name: 'b', samples: 3, batch: 2 });
+  });
+});
+
+describe('copyPair', () => {
+  it('gives a filled source and an empty target of the size, whole pages apart in one buffer', () => {
+    for (const size of [1, 1500, 4096, 4097, 3 * 2 ** 20]) {
+      const { src, dst } = copyPair(size, 7);
+      expect(src.length).toBe(size);
+      expect(dst.length).toBe(size);
+      expect(src.buffer).toBe(dst.buffer);
+      expect((dst.byteOffset - src.byteOffset) % 4096).toBe(0);
+      expect(dst.byteOffset).toBeGreaterThanOrEqual(src.byteOffset + size);
+      expect(src.every((b) => b === 7)).toBe(true);
+      dst.set(src);
+      expect(dst.every((b) => b === 7)).toBe(true);
+    }
+  });
+
+  it('rejects a size or fill it cannot use, by name', () => {
+    expect(() => copyPair(0)).toThrow(/size/);
+    expect(() => copyPair(1.5)).toThrow(/size/);
+    expect(() => copyPair(16, 256)).toThrow(/fill/);
   });
 });
 

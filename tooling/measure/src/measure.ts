@@ -100,6 +100,7 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
+export { copyPair } from './copy-pair.js';
 export { printBench, type BenchRow } from './report.js';
 
 export { ScatteredPages } from './scattered-pages.js';

@@ -8,12 +8,11 @@
  *   pnpm bench   (or: pnpm exec tsx --conditions=@kdma/source bench/index.ts)
  */
 import { DMA_FROM_DEVICE, DMA_TO_DEVICE, dmaMapSingle, dmaMappingError, dmaUnmapSingle, type DmaDataDirection } from '@kdma/dma-mapping';
-import { measureEach, printBench, type Measurement } from '@kdma/measure';
+import { copyPair, measureEach, printBench, type Measurement } from '@kdma/measure';
 import { createMachine } from '../src/index.js';
 
 const SIZE = 4096;
-const src = new Uint8Array(SIZE).fill(1);
-const dst = new Uint8Array(SIZE);
+const { src, dst } = copyPair(SIZE, 1);
 
 function setup(dmaDebug: boolean) {
   const machine = createMachine({ dmaDebug });

@@ -10,13 +10,12 @@
 import { createMachine as createArm } from '@kdma/arch-arm';
 import { createMachine as createX86 } from '@kdma/arch-x86';
 import type { Machine } from '@kdma/dma-mapping';
-import { measure, printBench, type Measurement } from '@kdma/measure';
+import { copyPair, measure, printBench, type Measurement } from '@kdma/measure';
 import { createPcmDmaCard, SNDRV_DMA_TYPE_DEV_WC, SNDRV_DMA_TYPE_NONCONTIG, SndPcmUser, type SndDmaType } from '../src/index.js';
 
 const PERIOD = 4096;
 const RATE = 48000;
-const src = new Uint8Array(PERIOD).fill(0x5a);
-const dst = new Uint8Array(PERIOD);
+const { src, dst } = copyPair(PERIOD);
 const baseline = measure('TypedArray.set 4 KiB (baseline)', () => dst.set(src));
 
 function playback(name: string, machine: Machine, type: SndDmaType): Measurement {

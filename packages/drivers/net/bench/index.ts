@@ -15,13 +15,12 @@
 import { createMachine as createArm } from '@kdma/arch-arm';
 import { createMachine as createX86 } from '@kdma/arch-x86';
 import { DMA_FROM_DEVICE, dmaMapSingle, dmaMappingError, dmaUnmapSingle, type Machine } from '@kdma/dma-mapping';
-import { measureEach, printBench, type Measurement } from '@kdma/measure';
+import { copyPair, measureEach, printBench, type Measurement } from '@kdma/measure';
 import { createNic } from '../src/index.js';
 
 const FRAME = 1500;
 const BURST = 32;
-const src = new Uint8Array(FRAME).fill(0x5a);
-const dst = new Uint8Array(FRAME);
+const { src, dst } = copyPair(FRAME);
 const copy = { name: 'TypedArray.set 1500 B (baseline)', fn: () => dst.set(src) };
 
 interface Row {

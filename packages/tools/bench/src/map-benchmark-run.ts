@@ -179,8 +179,11 @@ export function runMapBenchmark(options: ResolvedBenchOptions, arch: BenchArch, 
     threads.push(new BenchThread(cpu, ops, map, unmap, lookup));
   }
   const bytes = granule * machine.pageSize;
-  const src = new Uint8Array(bytes).fill(0x66);
-  const dst = new Uint8Array(bytes);
+  // Both windows of one buffer, whole pages apart: two arrays allocated apart may sit 16–48 bytes
+  // apart within a cache line, which doubles a 4 KiB copy and would make the baseline a lottery.
+  const copyBuffer = new Uint8Array(2 * bytes);
+  const src = copyBuffer.subarray(0, bytes).fill(0x66);
+  const dst = copyBuffer.subarray(bytes);
 
   const round = (record: boolean): void => {
     for (let c = 0; c < nthreads; c++) machine.runOn(c, (threads[c] as BenchThread).mapStep);
