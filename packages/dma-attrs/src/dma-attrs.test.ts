@@ -133,6 +133,8 @@ describe('normalizeDmaAttrs', () => {
 
   it('keeps unknown bits instead of throwing (the kernel ignores them)', () => {
     expect(normalizeDmaAttrs(1 << 30)).toBe(1 << 30);
+    // Either side of the 32-bit fast path, and the largest exact integer.
+    for (const big of [2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1]) expect(normalizeDmaAttrs(big)).toBe(big);
     expect(normalizeDmaAttrs(2 ** 40 + DMA_ATTR_NO_WARN)).toBe(2 ** 40 + 0x100);
     expect(dmaGetAttr(DMA_ATTR_NO_WARN, 2 ** 40 + DMA_ATTR_NO_WARN)).toBe(true);
     expect(dmaGetAttr(DMA_ATTR_WRITE_COMBINE, 2 ** 40 + DMA_ATTR_NO_WARN)).toBe(false);

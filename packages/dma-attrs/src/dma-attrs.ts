@@ -151,8 +151,9 @@ export type DmaAttrsInput = number | DmaAttrs | null | undefined;
  * Cheap for numbers (no allocation): it sits on every map call.
  */
 export function normalizeDmaAttrs(attrs: DmaAttrsInput, argName = 'attrs'): number {
-  // The common case, kept small enough to inline into every DMA call.
-  if (typeof attrs === 'number' && attrs >= 0 && attrs <= Number.MAX_SAFE_INTEGER && Math.floor(attrs) === attrs) return attrs;
+  // The common case, a 32-bit flag word, small enough for the JIT to inline into every DMA call
+  // (`>>> 0` keeps exactly the integers 0 … 2^32 − 1); larger integers take the long way.
+  if (typeof attrs === 'number' && attrs >>> 0 === attrs) return attrs;
   return normalizeOtherDmaAttrs(attrs, argName);
 }
 

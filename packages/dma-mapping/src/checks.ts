@@ -12,6 +12,12 @@ const { floor } = Math;
 
 /** A byte count of at least one. */
 export function checkDmaSize(size: unknown, name = 'size'): asserts size is number {
+  // Sizes below 4 GiB (every streaming mapping) in two operations, small enough to inline.
+  if (typeof size === 'number' && size >>> 0 === size && size !== 0) return;
+  checkLargeDmaSize(size, name);
+}
+
+function checkLargeDmaSize(size: unknown, name: string): asserts size is number {
   if (typeof size === 'number' && size >= 1 && size <= ADDRESS_LIMIT && floor(size) === size) return;
   throw badInteger(size, name, 1, ADDRESS_LIMIT);
 }
@@ -35,6 +41,12 @@ export function dirArg(dir: unknown, name = 'dir'): DmaDataDirection {
 
 /** A bus address as a driver passes it back: an address, or `DMA_MAPPING_ERROR` (−1). */
 export function checkDmaAddr(addr: unknown, name: string): asserts addr is number {
+  // Bus addresses below 4 GiB in two operations, small enough to inline; the rest the long way.
+  if (typeof addr === 'number' && addr >>> 0 === addr) return;
+  checkWideDmaAddr(addr, name);
+}
+
+function checkWideDmaAddr(addr: unknown, name: string): asserts addr is number {
   if (typeof addr === 'number' && addr >= -1 && addr < ADDRESS_LIMIT && floor(addr) === addr) return;
   throw badDmaAddr(addr, name);
 }
