@@ -95,31 +95,27 @@ export function upper32Bits(value: number): number {
   return floor(value / TWO_32);
 }
 
+/** The number whose high and low 32-bit halves are `hi` and `lo` (each taken as unsigned). */
+function fromHalves(hi: number, lo: number): number {
+  return (hi >>> 0) * TWO_32 + (lo >>> 0);
+}
+
 /** `a & b` on 52-bit values. */
 export function addrAnd(a: number, b: number): number {
   if (a < TWO_31 && b < TWO_31) return a & b;
-  const ah = Math.floor(a / TWO_32);
-  const bh = Math.floor(b / TWO_32);
-  const lo = ((a - ah * TWO_32) & (b - bh * TWO_32)) >>> 0;
-  return ((ah & bh) >>> 0) * TWO_32 + lo;
+  return fromHalves(upper32Bits(a) & upper32Bits(b), lower32Bits(a) & lower32Bits(b));
 }
 
 /** `a | b` on 52-bit values. */
 export function addrOr(a: number, b: number): number {
   if (a < TWO_31 && b < TWO_31) return a | b;
-  const ah = Math.floor(a / TWO_32);
-  const bh = Math.floor(b / TWO_32);
-  const lo = ((a - ah * TWO_32) | (b - bh * TWO_32)) >>> 0;
-  return ((ah | bh) >>> 0) * TWO_32 + lo;
+  return fromHalves(upper32Bits(a) | upper32Bits(b), lower32Bits(a) | lower32Bits(b));
 }
 
 /** `a & ~b` on 52-bit values: clears the bits of `b` in `a`. */
 export function addrAndNot(a: number, b: number): number {
   if (a < TWO_31 && b < TWO_31) return a & ~b;
-  const ah = Math.floor(a / TWO_32);
-  const bh = Math.floor(b / TWO_32);
-  const lo = ((a - ah * TWO_32) & ~(b - bh * TWO_32)) >>> 0;
-  return ((ah & ~bh) >>> 0) * TWO_32 + lo;
+  return fromHalves(upper32Bits(a) & ~upper32Bits(b), lower32Bits(a) & ~lower32Bits(b));
 }
 
 /** Throws unless `value` is an integer in [min, max]; the message names the argument. */
