@@ -76,9 +76,10 @@ export class Cache {
   private readonly linesPerChunk: number;
   /** Per RAM chunk: cached bytes (meaningful where the line is shadowed); null until one is. */
   private readonly data: (Uint8Array | null)[];
-  /** Per RAM chunk: the chunk and its cached bytes as one buffer (`PhysicalMemory.shadowedChunk`). */
-  private readonly pair: (Uint8Array | null)[];
-  /** Per RAM chunk with a shadow: the RAM half of `pair`, which write-backs copy into. */
+  /**
+   * Per RAM chunk with a shadow: the chunk's RAM, the other half of the buffer `data` lives in
+   * (`PhysicalMemory.shadowedChunk`); runs move between the two halves.
+   */
   private readonly ramChunk: (Uint8Array | null)[];
   /** Per RAM chunk: a bit per line, set while the line is valid; null until the CPU touches it. */
   private readonly valid: (Int32Array | null)[];
@@ -116,7 +117,6 @@ export class Cache {
     this.linesPerChunk = ram.chunkSize / lineSize;
     const chunks = Math.ceil(ram.totalBytes / ram.chunkSize);
     this.data = new Array<Uint8Array | null>(chunks).fill(null);
-    this.pair = new Array<Uint8Array | null>(chunks).fill(null);
     this.ramChunk = new Array<Uint8Array | null>(chunks).fill(null);
     this.valid = new Array<Int32Array | null>(chunks).fill(null);
     this.dirty = new Array<Int32Array | null>(chunks).fill(null);
@@ -195,21 +195,25 @@ export class Cache {
       this.fillLines(ci, la, lb, true);
       const a = Math.max(r - base, 0);
       const b = Math.min(end - base, C);
-      const pair = this.pair[ci];
+      const data = this.data[ci];
       const shadowed = this.shadowed[ci]!;
-      let i = pair === null || pair === undefined ? lb : nextSetBit(shadowed, la, lb);
+      let i = data === null || data === undefined ? lb : nextSetBit(shadowed, la, lb);
       if (i === lb) {
         // Nothing shadowed here: the lines hold RAM's bytes.
         this.ram.readAt(base + a, target, tOff + (base + a - r), b - a);
         continue;
       }
-      // Alternate runs: unshadowed from RAM (offset 0 of the pair), shadowed from the shadow (C).
+      // Alternate runs: unshadowed from RAM, shadowed from the shadow (views under the tags the
+      // write-back and the snapshot use for the same windows).
       let from = 0;
       let inShadow = false;
       for (;;) {
         const x = Math.max(from * L, a);
         const y = Math.min(i * L, b);
-        if (y > x) target.set(this.views.view(pair!, ci, inShadow ? C + x : x, y - x), tOff + (base + x - r));
+        if (y > x) {
+          const run = inShadow ? this.views.view(data!, ci, x, y - x) : this.views.view(this.ramChunk[ci]!, ~ci, x, y - x);
+          target.set(run, tOff + (base + x - r));
+        }
         if (i === lb) break;
         from = i;
         inShadow = !inShadow;
@@ -339,7 +343,6 @@ export class Cache {
   /** Gives chunk `ci` its shadow (the first time a line of it needs bytes of its own); returns it. */
   private attachShadow(ci: number): Uint8Array {
     const pair = this.ram.shadowedChunk(ci);
-    this.pair[ci] = pair;
     this.ramChunk[ci] = pair.subarray(0, this.chunkSize);
     const data = pair.subarray(this.chunkSize);
     this.data[ci] = data;
