@@ -47,6 +47,14 @@ function bounceSlotOf(record: DmaOwnership, swiotlb: SwiotlbBackend): number {
   return phys !== ranges[0] && swiotlb.isBuffer(dev, phys) ? phys : -1;
 }
 
+/**
+ * The best-fit lookup's perfect match for an unmap of a single mapping: same device, address,
+ * size and direction, a single mapping (no sg count).
+ */
+function isSingleMapping(entry: DmaDebugEntry, dev: Device, dmaAddr: number, size: number, dir: DmaDataDirection): boolean {
+  return entry.devAddr === dmaAddr && entry.dev === dev && entry.size === size && entry.direction === dir && entry.type === 'single' && entry.sgCallEnts === 0;
+}
+
 /** The lookup reference, refilled for every call (the kernel's on-stack `struct dma_debug_entry ref`). */
 type ScratchRef = { -readonly [K in keyof DmaDebugRef]: DmaDebugRef[K] };
 
@@ -373,16 +381,7 @@ export class DmaApiDebug implements DmaDebug {
     // The common case without a walk or a reference: the bucket's first entry is this checked
     // single mapping, so it is the best-fit lookup's first perfect match, with nothing to report.
     const first = this.hash.first(dmaAddr);
-    if (
-      first !== null &&
-      first.devAddr === dmaAddr &&
-      first.dev === dev &&
-      first.size === size &&
-      first.direction === dir &&
-      first.type === 'single' &&
-      first.sgCallEnts === 0 &&
-      first.mapErrType !== MAP_ERR_NOT_CHECKED
-    ) {
+    if (first !== null && isSingleMapping(first, dev, dmaAddr, size, dir) && first.mapErrType !== MAP_ERR_NOT_CHECKED) {
       this.hash.remove(first);
       // A single mapping's entry is its own ownership record (`setSingle`).
       this.releaseSingle(first as DmaDebugRecord);
@@ -394,8 +393,7 @@ export class DmaApiDebug implements DmaDebug {
   /** The rest of `unmapPage`: the same test down the bucket, else the full check. */
   private unmapPageWalk(first: DmaDebugEntry | null, dev: Device, dmaAddr: number, size: number, dir: DmaDataDirection): void {
     for (let entry = first; entry !== null; entry = entry.hashNext) {
-      if (entry.devAddr !== dmaAddr || entry.dev !== dev) continue;
-      if (entry.size !== size || entry.type !== 'single' || entry.direction !== dir || entry.sgCallEnts !== 0) continue;
+      if (!isSingleMapping(entry, dev, dmaAddr, size, dir)) continue;
       if (entry.mapErrType === MAP_ERR_NOT_CHECKED) break;
       this.hash.remove(entry);
       this.releaseSingle(entry as DmaDebugRecord);
