@@ -402,16 +402,24 @@ export function dmaUnmapPageAttrs(dev: Device, addr: number, size: number, dir: 
  * enough for the JIT to inline down to the cache maintenance.
  */
 function unmapPageDebug(debug: DmaDebug, dev: Device, addr: number, size: number, dir: DmaDataDirection, attrs: number): void {
-  if (addr !== DMA_MAPPING_ERROR) {
-    // No closure on the hot path: suppress around the call instead of wrapping it.
-    debug.enterSuppress();
-    try {
-      unmapPage(dev, addr, size, dir, attrs);
-    } finally {
-      debug.exitSuppress();
-    }
-  }
+  if (addr !== DMA_MAPPING_ERROR) runSuppressed(debug, unmapPage, dev, addr, size, dir, attrs);
   debug.unmapPage(dev, addr, size, dir);
+}
+
+/** An unmap or sync of one mapping, as `runSuppressed` calls it. */
+type SingleMappingOp = (dev: Device, addr: number, size: number, dir: DmaDataDirection, attrs: number) => void;
+
+/**
+ * `withoutOwnershipChecks` for the per-mapping calls, with no closure made per call: the
+ * function and its arguments are passed as they are.
+ */
+function runSuppressed(debug: DmaDebug, op: SingleMappingOp, dev: Device, addr: number, size: number, dir: DmaDataDirection, attrs: number): void {
+  debug.enterSuppress();
+  try {
+    op(dev, addr, size, dir, attrs);
+  } finally {
+    debug.exitSuppress();
+  }
 }
 
 function noDmaMask(dev: Device): number {
@@ -586,12 +594,7 @@ export function dmaSyncSingleForCpu(dev: Device, addr: number, size: number, dir
     return;
   }
   // As in unmap: the CPU-side copy or maintenance is not a CPU access to a device-owned buffer.
-  debug.enterSuppress();
-  try {
-    syncSingleForCpu(dev, addr, size, direction);
-  } finally {
-    debug.exitSuppress();
-  }
+  runSuppressed(debug, syncSingleForCpu, dev, addr, size, direction, 0);
   debug.syncSingleForCpu(dev, addr, size, direction);
 }
 
