@@ -13,6 +13,7 @@
  * The model's `attr` is the real 32-bit descriptor with its address bits cleared.
  */
 import * as common from './io-pgtable-common.js';
+import { pgsizeBitmapOf, pgsizeList } from './iommu-pgsize.js';
 import type { IoPgtableCfg, IoPgtableEffectiveCfg, IoPgtableMapped, IoPgtableOps, IoPgtableWalk, PartialUnmap } from './io-pgtable-common.js';
 import { addrMod, pow2 } from '@kdma/hw';
 
@@ -30,12 +31,10 @@ const IOMMU_PRIV = common.IOMMU_PRIV;
 const IOMMU_READ = common.IOMMU_READ;
 const IOMMU_WRITE = common.IOMMU_WRITE;
 const IoPgtableBase = common.IoPgtableBase;
-const bitmapSizes = common.bitmapSizes;
 const checkMapArgs = common.checkMapArgs;
 const checkUnmapArgs = common.checkUnmapArgs;
 const hex = common.hex;
 const misaligned = common.misaligned;
-const sizesBitmap = common.sizesBitmap;
 
 const ARM_V7S_ADDR_BITS = 32;
 const ARM_V7S_CONT_PAGES = 16;
@@ -96,7 +95,7 @@ export function allocArmV7sPgtable(cfg: IoPgtableCfg): IoPgtableOps | null {
   const quirks = cfg.quirks ?? 0;
   if ((quirks & ~(IO_PGTABLE_QUIRK_ARM_NS | IO_PGTABLE_QUIRK_NO_PERMS)) !== 0) return null;
   if (cfg.ias > ARM_V7S_ADDR_BITS || cfg.oas > ARM_V7S_ADDR_BITS || cfg.ias <= 20) return null;
-  const bitmap = sizesBitmap(bitmapSizes(cfg.pgsizeBitmap).filter((s) => s === SZ_4K || s === SZ_64K || s === SZ_1M || s === SZ_16M));
+  const bitmap = pgsizeBitmapOf(pgsizeList(cfg.pgsizeBitmap).filter((s) => s === SZ_4K || s === SZ_64K || s === SZ_1M || s === SZ_16M));
   const partialUnmap = cfg.partialUnmap ?? 'reject';
   return new ArmV7sIoPgtable({ pgsizeBitmap: bitmap, ias: cfg.ias, oas: cfg.oas, quirks, partialUnmap, levels: 2, startLevel: 1 }, cfg);
 }
@@ -120,7 +119,7 @@ class ArmV7sIoPgtable extends IoPgtableBase implements IoPgtableOps {
   ) {
     super(4);
     this.l1Entries = pow2(cfg.ias - 20);
-    this.sizes = bitmapSizes(cfg.pgsizeBitmap);
+    this.sizes = pgsizeList(cfg.pgsizeBitmap);
     this.iasLimit = pow2(cfg.ias);
     this.oasLimit = pow2(cfg.oas);
     this.partialUnmap = cfg.partialUnmap;

@@ -13,6 +13,7 @@
  * SH[9:8], AF[10], nG[11] — and bit 12 stands for XN (bits [54:53], beyond a JavaScript number).
  */
 import * as common from './io-pgtable-common.js';
+import { pgsizeBitmapOf, pgsizeList } from './iommu-pgsize.js';
 import type { IoPgtableCfg, IoPgtableEffectiveCfg, IoPgtableFmt, IoPgtableMapped, IoPgtableOps, IoPgtableWalk, PartialUnmap } from './io-pgtable-common.js';
 import { addrMod, pow2 } from '@kdma/hw';
 
@@ -33,12 +34,10 @@ const IOMMU_PRIV = common.IOMMU_PRIV;
 const IOMMU_READ = common.IOMMU_READ;
 const IOMMU_WRITE = common.IOMMU_WRITE;
 const IoPgtableBase = common.IoPgtableBase;
-const bitmapSizes = common.bitmapSizes;
 const checkMapArgs = common.checkMapArgs;
 const checkUnmapArgs = common.checkUnmapArgs;
 const hex = common.hex;
 const misaligned = common.misaligned;
-const sizesBitmap = common.sizesBitmap;
 
 const ARM_LPAE_MAX_ADDR_BITS = 52;
 const ARM_LPAE_S2_MAX_CONCAT_PAGES = 16;
@@ -84,7 +83,7 @@ const OAS_ENCODABLE = new Set([32, 36, 40, 42, 44, 48, 52]);
  * smaller size, else the smallest larger one) and keeps only that granule's block sizes.
  */
 function restrictPgsizes(bitmap: number, pageSize: number, oas: number): { bitmap: number; maxAddrBits: number } {
-  const sizes = bitmapSizes(bitmap);
+  const sizes = pgsizeList(bitmap);
   let granule = 0;
   if (sizes.includes(pageSize)) granule = pageSize;
   else if (sizes.some((s) => s < pageSize)) granule = Math.max(...sizes.filter((s) => s < pageSize));
@@ -105,7 +104,7 @@ function restrictPgsizes(bitmap: number, pageSize: number, oas: number): { bitma
     default:
       allowed = [];
   }
-  return { bitmap: sizesBitmap(sizes.filter((s) => allowed.includes(s))), maxAddrBits };
+  return { bitmap: pgsizeBitmapOf(sizes.filter((s) => allowed.includes(s))), maxAddrBits };
 }
 
 /**
@@ -120,7 +119,7 @@ export function allocArmLpaePgtable(fmt: IoPgtableFmt, cfg: IoPgtableCfg): IoPgt
   const stage2 = fmt === 'ARM_64_LPAE_S2' || fmt === 'ARM_32_LPAE_S2';
   if (fmt === 'ARM_32_LPAE_S1' || fmt === 'ARM_32_LPAE_S2') {
     if (ias > (stage2 ? 40 : 32) || oas > 40) return null;
-    bitmap = sizesBitmap(bitmapSizes(bitmap).filter((s) => s === SZ_4K || s === SZ_2M || s === SZ_1G));
+    bitmap = pgsizeBitmapOf(pgsizeList(bitmap).filter((s) => s === SZ_4K || s === SZ_2M || s === SZ_1G));
   }
   // The NS quirk is stage 1 only; the model supports no other ARM quirk.
   if ((stage2 && quirks !== 0) || (quirks & ~IO_PGTABLE_QUIRK_ARM_NS) !== 0) return null;
@@ -128,7 +127,7 @@ export function allocArmLpaePgtable(fmt: IoPgtableFmt, cfg: IoPgtableCfg): IoPgt
   bitmap = r.bitmap;
   ias = Math.min(ias, r.maxAddrBits);
   oas = Math.min(oas, r.maxAddrBits);
-  const sizes = bitmapSizes(bitmap);
+  const sizes = pgsizeList(bitmap);
   const granule = sizes[0];
   if (granule === undefined || !(granule === SZ_4K || granule === SZ_16K || granule === SZ_64K)) return null;
   if (ias > ARM_LPAE_MAX_ADDR_BITS || oas > ARM_LPAE_MAX_ADDR_BITS || !OAS_ENCODABLE.has(oas)) return null;
@@ -226,7 +225,7 @@ class ArmLpaeIoPgtable extends IoPgtableBase implements IoPgtableOps {
       this.blockSize.push(pow2((ARM_LPAE_MAX_LEVELS - l) * bitsPerLevel + 3));
       this.entries.push(l === this.startLevel ? pow2(pgdBits) : this.ptesPerTable);
     }
-    this.sizes = bitmapSizes(cfg.pgsizeBitmap);
+    this.sizes = pgsizeList(cfg.pgsizeBitmap);
     this.iasLimit = pow2(cfg.ias);
     this.oasLimit = pow2(cfg.oas);
     this.partialUnmap = cfg.partialUnmap;

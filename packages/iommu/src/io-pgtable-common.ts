@@ -9,7 +9,7 @@
  * side (a 64-bit descriptor does not fit a JavaScript number). So page-table memory is not taken
  * from the page allocator and a stray device write cannot corrupt a table.
  */
-import { addrMod, checkAddress, checkInteger, checkSize, describe, hex, pow2 } from '@kdma/hw';
+import { addrMod, checkAddress, checkInteger, checkSize, describe, hex } from '@kdma/hw';
 import { EINVAL } from '@kdma/mm';
 
 /** `IOMMU_READ`: the device may read. */
@@ -225,25 +225,6 @@ export class PgtableMemory {
     this.tables = 0;
     this.bytes = 0;
   }
-}
-
-/** Whether `bitmap` (a page-size bitmap up to 2^52) has bit `bit`. */
-export function hasBit(bitmap: number, bit: number): boolean {
-  return addrMod(Math.floor(bitmap / pow2(bit)), 2) === 1;
-}
-
-/** The sizes (powers of two) in a page-size bitmap, smallest first. */
-export function bitmapSizes(bitmap: number): number[] {
-  const sizes: number[] = [];
-  for (let bit = 0; bit < 53; bit++) if (hasBit(bitmap, bit)) sizes.push(pow2(bit));
-  return sizes;
-}
-
-/** The bitmap of a list of sizes. */
-export function sizesBitmap(sizes: readonly number[]): number {
-  let bitmap = 0;
-  for (const s of new Set(sizes)) bitmap += s;
-  return bitmap;
 }
 
 /** Checks the configuration's JavaScript types; the format decides what values it accepts. */

@@ -25,6 +25,7 @@
 import { addrMod, checkAddress, checkSize, pow2 } from '@kdma/hw';
 import { EFAULT } from '@kdma/mm';
 import * as common from './io-pgtable-common.js';
+import { pgsizeBitmapOf, pgsizeList } from './iommu-pgsize.js';
 import type { IoPgtableCfg, IoPgtableEffectiveCfg, IoPgtableMapped, IoPgtableOps, IoPgtableWalk } from './io-pgtable-common.js';
 
 // Module-local copies of the shared definitions: under the CommonJS transpilers the tests and
@@ -34,10 +35,8 @@ const IOMMU_CACHE = common.IOMMU_CACHE;
 const IOMMU_READ = common.IOMMU_READ;
 const IOMMU_WRITE = common.IOMMU_WRITE;
 const IoPgtableBase = common.IoPgtableBase;
-const bitmapSizes = common.bitmapSizes;
 const checkMapArgs = common.checkMapArgs;
 const checkUnmapArgs = common.checkUnmapArgs;
-const sizesBitmap = common.sizesBitmap;
 
 const VTD_PAGE_SIZE = 4096;
 const VTD_STRIDE = 512;
@@ -58,14 +57,14 @@ function widthToLevels(width: number): number {
 
 /** Builds a second-level table; null when the width needs more than 5 levels or the bitmap lacks 4 KiB. */
 export function allocVtdPgtable(cfg: IoPgtableCfg): IoPgtableOps | null {
-  const sizes = bitmapSizes(cfg.pgsizeBitmap);
+  const sizes = pgsizeList(cfg.pgsizeBitmap);
   if (!sizes.includes(VTD_PAGE_SIZE)) return null;
   if ((cfg.quirks ?? 0) !== 0) return null;
   const levels = widthToLevels(cfg.ias);
   if (cfg.ias <= 12 || levels > 5 || cfg.oas > 52) return null;
   // domain->iommu_superpage: 1 for 2 MiB, 2 for 2 MiB and 1 GiB.
   const superpage = sizes.includes(SZ_2M) ? (sizes.includes(SZ_1G) ? 2 : 1) : 0;
-  const bitmap = sizesBitmap([VTD_PAGE_SIZE, ...(superpage >= 1 ? [SZ_2M] : []), ...(superpage >= 2 ? [SZ_1G] : [])]);
+  const bitmap = pgsizeBitmapOf([VTD_PAGE_SIZE, ...(superpage >= 1 ? [SZ_2M] : []), ...(superpage >= 2 ? [SZ_1G] : [])]);
   const partialUnmap = cfg.partialUnmap ?? 'whole';
   if (partialUnmap !== 'whole') return null;
   return new VtdSlPgtable({ pgsizeBitmap: bitmap, ias: cfg.ias, oas: cfg.oas, quirks: 0, partialUnmap, levels, startLevel: levels }, cfg, superpage);
@@ -90,7 +89,7 @@ class VtdSlPgtable extends IoPgtableBase implements IoPgtableOps {
     super(8);
     this.levels = cfg.levels;
     this.widthLimit = pow2(cfg.ias);
-    this.sizes = bitmapSizes(cfg.pgsizeBitmap);
+    this.sizes = pgsizeList(cfg.pgsizeBitmap);
     this.pgd = this.mem.alloc(VTD_STRIDE);
   }
 

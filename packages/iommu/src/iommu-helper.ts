@@ -1,4 +1,4 @@
-import { checkInteger, isPowerOfTwo } from '@kdma/hw';
+import { addrMod, checkInteger, isPowerOfTwo } from '@kdma/hw';
 import { dmaGetSegBoundary, type Device } from '@kdma/dma-mapping';
 
 /*
@@ -15,7 +15,7 @@ import { dmaGetSegBoundary, type Device } from '@kdma/dma-mapping';
 
 /** `iommu_num_pages`: the IO pages of `ioPageSize` bytes that `[addr, addr + len)` touches. */
 export function iommuNumPages(addr: number, len: number, ioPageSize: number): number {
-  return Math.ceil(((addr % ioPageSize) + len) / ioPageSize);
+  return Math.ceil((addrMod(addr, ioPageSize) + len) / ioPageSize);
 }
 
 /**
@@ -28,8 +28,8 @@ export function dmaGetSegBoundaryNrPages(dev: Device | null, ioPageSize: number)
   if (!isPowerOfTwo(ioPageSize)) throw new RangeError(`ioPageSize must be a power of two, got ${ioPageSize}`);
   if (dev === null) return 2 ** 32 / ioPageSize;
   const mask = dmaGetSegBoundary(dev);
-  // (mask >> page_shift) + 1, exactly: `mask % ioPageSize` and the subtraction are exact integers.
-  return (mask - (mask % ioPageSize)) / ioPageSize + 1;
+  // (mask >> page_shift) + 1, exactly: the remainder and the subtraction are exact integers.
+  return (mask - addrMod(mask, ioPageSize)) / ioPageSize + 1;
 }
 
 /**
