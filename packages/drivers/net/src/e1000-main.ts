@@ -185,7 +185,6 @@ export class E1000Adapter {
   private readonly descView = new DataView(this.desc.buffer);
   private readonly zero = new Uint8Array(1);
   private readonly copy: Uint8Array;
-  private readonly copyViews: (Uint8Array | undefined)[] = [];
   /** The driver's copy of the RX ring, where descriptors are built before they are stored. */
   private rxStage = new Uint8Array(0);
   private rxStageView = new DataView(this.rxStage.buffer);
@@ -383,9 +382,8 @@ export class E1000Adapter {
   /** Stores descriptors [from, to) of the driver's copy into the RX ring. */
   private storeRxDescs(ring: Ring, from: number, to: number): void {
     if (to <= from) return;
-    const stage = this.rxStage;
-    const bytes = from === 0 && to === ring.count ? stage : stage.subarray(from * E1000_DESC_SIZE, to * E1000_DESC_SIZE);
-    this.machine.cpu.write(ring.desc + from * E1000_DESC_SIZE, bytes);
+    const at = from * E1000_DESC_SIZE;
+    this.machine.cpu.write(ring.desc + at, this.rxStage, at, (to - from) * E1000_DESC_SIZE);
   }
 
   /**
@@ -455,21 +453,10 @@ export class E1000Adapter {
     const data = machine.mm.kmalloc(length, GFP_ATOMIC);
     if (data === null) return null;
     if (!this.bugs.has('no-sync-for-cpu')) dmaSyncSingleForCpu(dev, dma, length, DMA_FROM_DEVICE);
-    const bytes = this.copyView(length);
-    machine.cpu.readInto(buffer, bytes);
-    machine.cpu.write(data, bytes);
+    machine.cpu.readInto(buffer, this.copy, 0, length);
+    machine.cpu.write(data, this.copy, 0, length);
     if (!this.bugs.has('no-sync-for-device')) dmaSyncSingleForDevice(dev, dma, length, DMA_FROM_DEVICE);
     return new SkBuff(machine, data, length, length);
-  }
-
-  /** The first `length` bytes of the copybreak scratch, one view per length, made once. */
-  private copyView(length: number): Uint8Array {
-    let view = this.copyViews[length];
-    if (view === undefined) {
-      view = this.copy.subarray(0, length);
-      this.copyViews[length] = view;
-    }
-    return view;
   }
 
   private deliver(skb: SkBuff): void {
