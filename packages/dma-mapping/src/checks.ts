@@ -1,5 +1,5 @@
 import { checkValidDmaDirection, normalizeDmaAttrs, type DmaAttrsInput, type DmaDataDirection } from '@kdma/dma-attrs';
-import { ADDRESS_LIMIT, badInteger, checkAddress, checkInteger, describe } from '@kdma/hw';
+import { ADDRESS_LIMIT, checkAddress, checkInteger, checkSize, describe } from '@kdma/hw';
 import { GFP_KERNEL } from '@kdma/mm';
 
 /*
@@ -14,12 +14,7 @@ const { floor } = Math;
 export function checkDmaSize(size: unknown, name = 'size'): asserts size is number {
   // Sizes below 4 GiB (every streaming mapping) in two operations, small enough to inline.
   if (typeof size === 'number' && size >>> 0 === size && size !== 0) return;
-  checkLargeDmaSize(size, name);
-}
-
-function checkLargeDmaSize(size: unknown, name: string): asserts size is number {
-  if (typeof size === 'number' && size >= 1 && size <= ADDRESS_LIMIT && floor(size) === size) return;
-  throw badInteger(size, name, 1, ADDRESS_LIMIT);
+  checkSize(size, name, 1);
 }
 
 /** `gfp`, absent meaning `GFP_KERNEL`. */
